@@ -1,0 +1,40 @@
+# classbench: `make demo` runs the offline demo end to end, `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= 2
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test lint format clean-demo
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/snakemake --configfile config/demo.yaml --cores $(CORES) --profile profiles/local
+	$(BIN)/snakemake --configfile config/demo.yaml --cores $(CORES) --profile profiles/local \
+		--report results/report.html
+	@echo "demo finished: results/ (summary, elo, tables, figures) and results/report.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests workflow/scripts bench
+	$(BIN)/ruff format --check src tests workflow/scripts bench
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --configfile config/demo.yaml --lint
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests workflow/scripts bench
+	$(BIN)/ruff check --fix src tests workflow/scripts bench
+	$(BIN)/snakefmt Snakefile workflow/rules
+
+clean-demo:
+	rm -rf results resources logs benchmarks .snakemake

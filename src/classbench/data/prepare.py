@@ -1,0 +1,121 @@
+"""Prepare a dataset from its registry entry into the on-disk contract, verified, all or nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from classbench.data.manifest import (
+    DatasetError,
+    DatasetFiles,
+    check_counts,
+    file_sha256,
+)
+from classbench.data.synthetic import GENERATORS, synthetic_image
+from classbench.images import ImageLoadError, load_image
+from classbench.io import write_json, write_parquet
+
+
+def prepare_dataset(name: str, spec: Mapping[str, Any], out_dir: str | os.PathLike) -> dict:
+    """Build dataset ``name`` from its registry ``spec`` into ``out_dir`` and return its meta.
+
+    Files are written in a temporary sibling folder, every image is decoded once, the counts
+    are checked against ``spec["expected"]``, and only then is the folder moved into place with
+    the manifest last, so an interrupted or failed preparation leaves nothing a later rule would
+    take for a dataset.
+    """
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        source = spec["source"]
+        kind = source["kind"]
+        if kind != "synthetic":
+            raise DatasetError(f"dataset '{name}': unknown source kind '{kind}'")
+        manifest, classes = _build_synthetic(name, spec, staging)
+        meta = _verify_and_describe(name, spec, staging, manifest, classes)
+        _publish(staging, target)
+        return meta
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _build_synthetic(
+    name: str, spec: Mapping[str, Any], root: Path
+) -> tuple[pd.DataFrame, list[str]]:
+    source = spec["source"]
+    generator = source["generator"]
+    if generator not in GENERATORS:
+        raise DatasetError(f"dataset '{name}': unknown synthetic generator '{generator}'")
+    classes = list(spec["classes"])
+    per_class = int(source.get("images_per_class", 8))
+    seed = int(source.get("seed", 0))
+    size = int(source.get("size", 96))
+    (root / "images").mkdir()
+    rows = []
+    progress = tqdm(total=len(classes) * per_class, desc=f"draw {name}", unit="img")
+    for label_idx, label in enumerate(classes):
+        for index in range(per_class):
+            relative = f"images/{label.replace(' ', '_')}_{index:04d}.png"
+            synthetic_image(generator, label, index, seed, size).save(root / relative)
+            sample_id = f"{label.replace(' ', '_')}_{index:04d}"
+            rows.append((sample_id, relative, label, label_idx))
+            progress.update()
+    progress.close()
+    manifest = pd.DataFrame(rows, columns=["sample_id", "image", "label", "label_idx"])
+    return manifest, classes
+
+
+def _verify_and_describe(
+    name: str,
+    spec: Mapping[str, Any],
+    root: Path,
+    manifest: pd.DataFrame,
+    classes: list[str],
+) -> dict:
+    check_counts(name, manifest, classes, spec.get("expected"))
+    if manifest["sample_id"].duplicated().any():
+        raise DatasetError(f"dataset '{name}': duplicate sample ids")
+    checksums = {}
+    for relative in tqdm(manifest["image"], desc=f"verify {name}", unit="img"):
+        path = root / relative
+        try:
+            load_image(path)
+        except ImageLoadError as err:
+            raise DatasetError(f"dataset '{name}': image {relative} is unreadable: {err}") from err
+        checksums[relative] = file_sha256(path)
+    files = DatasetFiles(root)
+    write_parquet(
+        pd.DataFrame({"label_idx": range(len(classes)), "label": classes}), files.classes
+    )
+    meta = {
+        "name": name,
+        "source": dict(spec["source"]),
+        "revision": spec["source"].get("revision"),
+        "group": spec.get("group"),
+        "noun": spec.get("noun"),
+        "nouns": spec.get("nouns"),
+        "counts": {"images": len(manifest), "classes": len(classes)},
+        "checksums": checksums,
+    }
+    write_json(meta, files.meta)
+    write_parquet(manifest, root / ".manifest.parquet")
+    return meta
+
+
+def _publish(staging: Path, target: Path) -> None:
+    """Move the verified folder into place; the manifest lands last."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for entry in staging.iterdir():
+        if entry.name != ".manifest.parquet":
+            os.replace(entry, target / entry.name)
+    os.replace(staging / ".manifest.parquet", DatasetFiles(target).manifest)

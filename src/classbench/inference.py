@@ -1,0 +1,227 @@
+"""Resumable inference: requests -> checkpoint chunks -> one predictions file.
+
+Finished samples are appended to chunk files next to the output (each written atomically), keyed
+by a fingerprint of everything that determines the model's answer. A restarted job reads the
+chunks, skips every sample already answered with the same prompt, retries samples that failed,
+and loses at most the chunk in flight. The declared output is written once, at the end. Chunks
+stay as a cache, so a forced re-run (``--forcerun``) sends only the failed samples again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from PIL import Image
+from tqdm import tqdm
+
+from classbench.backends.base import Generation, GenerativeBackend
+from classbench.images import ImageLoadError, load_image
+from classbench.io import read_parquet, write_json, write_parquet
+
+CHUNK_COLUMNS = [
+    "sample_id",
+    "prompt",
+    "raw",
+    "error",
+    "tokens_in",
+    "tokens_out",
+    "latency_s",
+]
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short stable hash of JSON-serialisable parts."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def chunk_dir(output: str | os.PathLike, key: str) -> Path:
+    output = Path(output)
+    return output.parent / f"{output.name}.chunks" / key
+
+
+def read_chunks(directory: Path) -> pd.DataFrame:
+    """All rows answered so far; for a sample answered twice, a success beats an error and a
+    later chunk beats an earlier one."""
+    files = sorted(directory.glob("chunk-*.parquet")) if directory.exists() else []
+    if not files:
+        return pd.DataFrame(columns=CHUNK_COLUMNS)
+    frames = [read_parquet(path).assign(_order=i) for i, path in enumerate(files)]
+    rows = pd.concat(frames, ignore_index=True)
+    rows["_ok"] = rows["error"].isna()
+    rows = rows.sort_values(["_ok", "_order"]).drop_duplicates("sample_id", keep="last")
+    return rows.drop(columns=["_ok", "_order"]).reset_index(drop=True)
+
+
+def pending_requests(requests: pd.DataFrame, done: pd.DataFrame) -> pd.DataFrame:
+    """Requests without a successful answer to the same prompt."""
+    ok = done[done["error"].isna()]
+    answered = set(zip(ok["sample_id"], ok["prompt"], strict=True))
+    keep = [
+        (sid, prompt) not in answered
+        for sid, prompt in zip(requests["sample_id"], requests["prompt"], strict=True)
+    ]
+    return requests[keep]
+
+
+def _load_images(
+    paths: list[Path], max_pixels: int | None, pool: ThreadPoolExecutor
+) -> list[Image.Image | ImageLoadError]:
+    def load(path: Path) -> Image.Image | ImageLoadError:
+        try:
+            return load_image(path, max_pixels)
+        except ImageLoadError as err:
+            return err
+        except FileNotFoundError as err:
+            return ImageLoadError(f"FileNotFoundError: {err}")
+
+    return list(pool.map(load, paths))
+
+
+def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start : start + size]
+
+
+def generate_chunk(
+    backend: GenerativeBackend,
+    chunk: pd.DataFrame,
+    images: list[Image.Image | ImageLoadError],
+    max_new_tokens: int,
+    constrained: bool,
+) -> pd.DataFrame:
+    """Answer one chunk; unreadable images and failed generations become per-sample errors."""
+    results: list[Generation] = [Generation(text=None)] * len(chunk)
+    ready = [i for i, image in enumerate(images) if not isinstance(image, ImageLoadError)]
+    for i, image in enumerate(images):
+        if isinstance(image, ImageLoadError):
+            results[i] = Generation(text=None, error=f"image: {image}")
+    if ready:
+        options = chunk["options"].tolist()
+        try:
+            generated = backend.generate(
+                [images[i] for i in ready],
+                [chunk["prompt"].iloc[i] for i in ready],
+                max_new_tokens=max_new_tokens,
+                choices=[options[i] for i in ready] if constrained else None,
+            )
+        except Exception as err:  # a backend-wide failure still must not lose the chunk's bookkeeping
+            generated = [Generation(text=None, error=f"{type(err).__name__}: {err}")] * len(ready)
+        for i, generation in zip(ready, generated, strict=True):
+            results[i] = generation
+    return pd.DataFrame(
+        {
+            "sample_id": chunk["sample_id"].to_numpy(),
+            "prompt": chunk["prompt"].to_numpy(),
+            "raw": [g.text for g in results],
+            "error": [g.error for g in results],
+            "tokens_in": pd.array([g.tokens_in for g in results], dtype="Int64"),
+            "tokens_out": pd.array([g.tokens_out for g in results], dtype="Int64"),
+            "latency_s": pd.array([g.latency_s for g in results], dtype="Float64"),
+        }
+    )
+
+
+def run_inference(
+    requests: pd.DataFrame,
+    backend_factory: Callable[[], GenerativeBackend],
+    output: str | os.PathLike,
+    *,
+    dataset_root: str | os.PathLike,
+    key: str,
+    max_new_tokens: int,
+    chunk_size: int = 64,
+    max_pixels: int | None = None,
+    image_workers: int = 4,
+    constrained: bool = False,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Answer every request, resuming from the chunks of an earlier attempt with the same ``key``.
+
+    Returns the raw answers in request order (columns :data:`CHUNK_COLUMNS`) and run statistics.
+    The backend is created only when something is left to answer.
+    """
+    directory = chunk_dir(output, key)
+    # Chunks of other fingerprints answer a different question (other model settings or code).
+    if directory.parent.exists():
+        for stale in directory.parent.iterdir():
+            if stale.name != key:
+                shutil.rmtree(stale, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    done = read_chunks(directory)
+    todo = pending_requests(requests, done)
+    stats: dict[str, Any] = {
+        "reused": len(requests) - len(todo),
+        "computed": len(todo),
+        "wall_s": 0.0,
+        "backend_info": None,
+    }
+    if len(todo):
+        start = time.perf_counter()
+        backend = backend_factory()
+        stats["backend_info"] = backend.info()
+        write_json(stats["backend_info"], directory / "backend_info.json")
+        root = Path(dataset_root)
+        chunks = list(_chunks(todo, chunk_size))
+        progress = tqdm(total=len(todo), desc="infer", unit="img")
+        # Images of the next chunk decode on worker threads while the model answers this one.
+        with (
+            ThreadPoolExecutor(max_workers=image_workers) as decoders,
+            ThreadPoolExecutor(max_workers=1) as prefetcher,
+        ):
+
+            def prefetch(frame: pd.DataFrame) -> Future:
+                paths = [root / relative for relative in frame["image"]]
+                return prefetcher.submit(_load_images, paths, max_pixels, decoders)
+
+            upcoming = prefetch(chunks[0])
+            for index, chunk in enumerate(chunks):
+                images = upcoming.result()
+                if index + 1 < len(chunks):
+                    upcoming = prefetch(chunks[index + 1])
+                rows = generate_chunk(backend, chunk, images, max_new_tokens, constrained)
+                name = f"chunk-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
+                write_parquet(rows, directory / name)
+                progress.update(len(chunk))
+        progress.close()
+        backend.close()
+        stats["wall_s"] = time.perf_counter() - start
+    elif (directory / "backend_info.json").exists():
+        stats["backend_info"] = json.loads((directory / "backend_info.json").read_text())
+    answered = read_chunks(directory).set_index("sample_id")
+    ordered = answered.loc[requests["sample_id"]].reset_index()
+    stats["errors"] = int(ordered["error"].notna().sum())
+    return ordered, stats
+
+
+def throughput(rows: pd.DataFrame) -> dict[str, float | None]:
+    """Images per second of generation, from per-sample latency (batch wall / batch size)."""
+    latency = rows["latency_s"].dropna().astype(float)
+    total = float(latency.sum())
+    return {
+        "images_per_s": (len(latency) / total) if total > 0 else None,
+        "generation_s": total,
+        "tokens_in_mean": _mean(rows["tokens_in"]),
+        "tokens_out_mean": _mean(rows["tokens_out"]),
+    }
+
+
+def _mean(series: pd.Series) -> float | None:
+    values = series.dropna().astype(float)
+    return float(values.mean()) if len(values) else None
+
+
+def merge_metadata(*parts: Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for part in parts:
+        merged.update(part)
+    return merged

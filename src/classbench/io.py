@@ -1,0 +1,77 @@
+"""Parquet files that are complete or absent, with JSON metadata in the file footer."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+METADATA_KEY = b"classbench"
+
+
+def atomic_path(path: str | os.PathLike) -> tuple[Path, Path]:
+    """A temporary sibling of ``path`` (same folder, so ``os.replace`` is atomic) and the target."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    return Path(tmp), target
+
+
+def write_parquet(frame: pd.DataFrame, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+    """Write ``frame`` atomically (temp file + rename) with ``metadata`` stored as JSON."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if metadata is not None:
+        existing = table.schema.metadata or {}
+        encoded = json.dumps(metadata, sort_keys=True, default=str).encode("utf-8")
+        table = table.replace_schema_metadata({**existing, METADATA_KEY: encoded})
+    tmp, target = atomic_path(path)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a parquet file written by :func:`write_parquet`."""
+    return pq.read_table(path).to_pandas()
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The JSON metadata of a parquet file written by :func:`write_parquet` (empty if none)."""
+    schema = pq.read_schema(path)
+    raw = (schema.metadata or {}).get(METADATA_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def write_json(data: Any, path: str | os.PathLike) -> Path:
+    """Write JSON atomically."""
+    tmp, target = atomic_path(path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def write_text(text: str, path: str | os.PathLike) -> Path:
+    """Write a text file atomically."""
+    tmp, target = atomic_path(path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target

@@ -1,0 +1,106 @@
+"""Per-sample scores of a predictions file, one column per metric, and the ``valid`` flag.
+
+A sample whose ``error`` is set is invalid: its metric values are NaN, it is excluded from every
+mean and counted in ``n_invalid``. An answer that could not be parsed is valid and wrong (FOCI
+counts generation failures as errors of the model), and shows in ``parse_failure``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from classbench import metrics as M
+
+# Metrics computed from the whole set of answers rather than per sample (summary handles them).
+AGGREGATE_METRICS = frozenset({"macro_prf"})
+
+
+def score_predictions(
+    predictions: pd.DataFrame,
+    task: Mapping[str, Any],
+    *,
+    settings: Mapping[str, Any] | None = None,
+    encoder_loader: Callable[[], Any] | None = None,
+    nlp_loader: Callable[[], Any] | None = None,
+    judge: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Score every sample of ``predictions`` with the task's metrics."""
+    settings = settings or {}
+    valid = predictions["error"].isna().to_numpy()
+    labels = predictions["label"].astype(str).tolist()
+    scores = pd.DataFrame(
+        {
+            "sample_id": predictions["sample_id"].to_numpy(),
+            "label": labels,
+            "answer": predictions["answer"].to_numpy(),
+            "valid": valid,
+        }
+    )
+    answer_columns = {"": "answer"}
+    if "answer_final" in predictions.columns:
+        answer_columns["_final"] = "answer_final"
+    encoder = None
+    for suffix, column in answer_columns.items():
+        answers = predictions[column].tolist()
+        texts = ["" if a is None else str(a) for a in answers]
+        for metric in task["metrics"]:
+            if metric in AGGREGATE_METRICS or (suffix and metric == "llm_inclusion"):
+                continue
+            if metric in {"semantic_similarity", "similarity_at_thresholds", "concept_similarity"}:
+                if encoder is None:
+                    if encoder_loader is None:
+                        raise ValueError(f"metric '{metric}' needs a sentence encoder")
+                    encoder = encoder_loader()
+            values = _metric(metric, texts, answers, labels, predictions, encoder, nlp_loader,
+                             judge, settings)  # fmt: skip
+            for name, column_values in values.items():
+                scores[name + suffix] = np.where(valid, column_values, np.nan)
+    return scores
+
+
+def _metric(
+    metric: str,
+    texts: Sequence[str],
+    answers: Sequence[Any],
+    labels: Sequence[str],
+    predictions: pd.DataFrame,
+    encoder: Any,
+    nlp_loader: Callable[[], Any] | None,
+    judge: pd.DataFrame | None,
+    settings: Mapping[str, Any],
+) -> dict[str, np.ndarray]:
+    batch_size = int(settings.get("encode_batch_size", 256))
+    if metric == "textual_inclusion":
+        return {metric: M.textual_inclusion(texts, labels)}
+    if metric == "exact_match":
+        return {metric: M.exact_match(texts, labels)}
+    if metric == "semantic_similarity":
+        return {metric: M.semantic_similarity(texts, labels, encoder, batch_size=batch_size)}
+    if metric == "similarity_at_thresholds":
+        similarity = M.semantic_similarity(texts, labels, encoder, batch_size=batch_size)
+        thresholds = settings.get("similarity_thresholds", (0.5, 0.6, 0.7, 0.8, 0.9))
+        return M.similarity_at_thresholds(similarity, tuple(thresholds))
+    if metric == "concept_similarity":
+        if nlp_loader is None:
+            raise ValueError("metric 'concept_similarity' needs a spaCy pipeline")
+        values = M.concept_semantic_similarity(
+            texts, labels, encoder, nlp_loader(), batch_size=batch_size
+        )
+        return {metric: values}
+    if metric == "llm_inclusion":
+        if judge is None:
+            raise ValueError("metric 'llm_inclusion' needs the judge's verdicts")
+        verdicts = judge.set_index("sample_id")["llm_inclusion"]
+        return {metric: verdicts.reindex(predictions["sample_id"]).to_numpy(dtype=float)}
+    if metric == "accuracy":
+        return {metric: M.accuracy(labels, list(answers))}
+    if metric == "parse_failure":
+        return {metric: np.array([a is None for a in answers], dtype=np.float64)}
+    if metric == "accuracy_options":
+        restricted = predictions["answer_options"].tolist()
+        return {metric: M.accuracy(labels, restricted)}
+    raise ValueError(f"unknown metric '{metric}'")

@@ -1,0 +1,7 @@
+from classbench.logs import to_log_file
+from classbench.tiny import build_tiny_model
+
+to_log_file(snakemake.log[0])
+build_tiny_model(
+    snakemake.params.build["family"], snakemake.output[0], seed=snakemake.params.build["seed"]
+)

@@ -1,0 +1,14 @@
+from classbench.io import read_parquet, write_parquet
+from classbench.judging import judge_predictions
+from classbench.logs import to_log_file
+
+to_log_file(snakemake.log[0])
+settings = snakemake.params.judge
+verdicts, info = judge_predictions(
+    read_parquet(snakemake.input.predictions),
+    settings["model_spec"],
+    question_mode=settings["question"],
+    batch_size=settings["batch_size"],
+    max_new_tokens=settings["max_new_tokens"],
+)
+write_parquet(verdicts, snakemake.output[0], metadata=info)
