@@ -25,14 +25,21 @@ DEFAULT_REGISTRIES = {
     "models": "config/models.yaml",
     "tasks": "config/tasks.yaml",
 }
-GENERATIVE_BACKENDS = frozenset({"hf"})
+GENERATIVE_BACKENDS = frozenset({"hf", "openai", "vllm"})
 EMBEDDING_BACKENDS = frozenset({"contrastive"})
-BACKEND_PACKAGES = {"hf": "transformers", "contrastive": "transformers", "text": "transformers"}
+BACKEND_PACKAGES = {
+    "hf": "transformers",
+    "contrastive": "transformers",
+    "text": "transformers",
+    "openai": "httpx",
+    "vllm": "vllm",
+}
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "hf": {"batch_size": 8, "dtype": "auto", "image_first": True, "max_pixels": None},
     "contrastive": {"batch_size": 64, "dtype": "auto", "class_template": "an image of a {}"},
     "text": {"batch_size": 16, "dtype": "auto"},
 }
+REMOTE_BACKENDS = frozenset({"openai"})
 DEFAULT_RESOURCES = {"gpus": 1, "mem_mb": 32000, "runtime": 240, "cpus_per_gpu": 8}
 
 
@@ -76,6 +83,14 @@ def validate(instance: Any, schema: Mapping[str, Any], source: str) -> None:
     elif error.validator == "oneOf" and error.context:
         detail = jsonschema.exceptions.best_match(error.context)
         message = f"{source}: {where}: {detail.message}"
+        negated = detail.validator_value if detail.validator == "not" else None
+        banned = negated.get("required") if isinstance(negated, dict) else None
+        if banned:
+            # "X should not be valid under {...}" dumps the whole entry; name the clashing keys.
+            branch = error.validator_value[detail.relative_schema_path[0]]
+            given = " and ".join(repr(key) for key in branch.get("required", []))
+            clash = " and ".join(repr(key) for key in banned)
+            message = f"{source}: {where}: {clash} cannot be combined with {given}"
     else:
         message = f"{source}: {where}: {error.message}"
     raise ConfigError(message)
@@ -128,19 +143,18 @@ class Study:
 
     def resources(self, model: str) -> dict[str, Any]:
         spec = self.models[model]
-        resources = {**DEFAULT_RESOURCES, **spec.get("resources", {})}
-        if spec["backend"] not in GENERATIVE_BACKENDS | EMBEDDING_BACKENDS | {"text"}:
-            resources["gpus"] = 0
-        return resources
+        defaults = dict(DEFAULT_RESOURCES)
+        if spec["backend"] in REMOTE_BACKENDS:
+            # The model runs on a server elsewhere; the job only sends requests.
+            defaults.update(gpus=0, mem_mb=4000)
+        return {**defaults, **spec.get("resources", {})}
 
     def dataset_limit(self, dataset: str) -> int | None:
         limits = self.config.get("dataset_limits", {})
         return limits[dataset] if dataset in limits else self.config.get("limit")
 
     def jobs_where(self, **match: str) -> list[Job]:
-        return [
-            job for job in self.jobs if all(getattr(job, k) == v for k, v in match.items())
-        ]
+        return [job for job in self.jobs if all(getattr(job, k) == v for k, v in match.items())]
 
     @property
     def built_models(self) -> list[str]:

@@ -21,7 +21,10 @@ PREDICTION_COLUMNS = [
     "tokens_in", "tokens_out", "latency_s",
 ]  # fmt: skip
 # Settings that cannot change a model's answer; left out of the resume fingerprint.
-_NOT_ANSWER_RELEVANT = {"description", "resources", "batch_size"}
+_NOT_ANSWER_RELEVANT = {
+    "description", "resources", "batch_size", "chunk_size", "concurrency", "timeout_s",
+    "max_retries", "backoff_s", "max_backoff_s", "gpu_memory_utilization",
+}  # fmt: skip
 
 
 def load_backend(spec: Mapping[str, Any]) -> GenerativeBackend:
@@ -31,6 +34,14 @@ def load_backend(spec: Mapping[str, Any]) -> GenerativeBackend:
         from classbench.backends.hf import HFBackend
 
         return HFBackend(spec)
+    if backend == "openai":
+        from classbench.backends.openai_compat import OpenAIBackend
+
+        return OpenAIBackend(spec)
+    if backend == "vllm":
+        from classbench.backends.vllm_engine import VLLMBackend
+
+        return VLLMBackend(spec)
     raise ValueError(f"backend '{backend}' cannot generate")
 
 
@@ -59,16 +70,19 @@ def build_requests(
     )
 
 
-def parse_answers(rows: pd.DataFrame, requests: pd.DataFrame, task: Mapping[str, Any]) -> pd.DataFrame:
+def parse_answers(
+    rows: pd.DataFrame, requests: pd.DataFrame, task: Mapping[str, Any]
+) -> pd.DataFrame:
     """Add the parsed ``answer`` (and protocol extras) to the raw answers, in request order."""
     module = protocol_module(task["protocol"])
     merged = requests[["sample_id", "label", "options"]].merge(
         rows, on="sample_id", how="left", validate="one_to_one"
     )
+    triples = zip(merged["raw"], merged["error"], merged["options"], strict=True)
     parsed = [
-        module.parse(raw if error is None else None, options, task) if error is None
+        module.parse(raw, options, task) if error is None
         else {"answer": None, "parse_status": "error"}
-        for raw, error, options in zip(merged["raw"], merged["error"], merged["options"], strict=True)
+        for raw, error, options in triples
     ]  # fmt: skip
     extras = pd.DataFrame(parsed, index=merged.index)
     for column in extras.columns:
@@ -108,7 +122,7 @@ def evaluate(
         dataset_root=dataset_root,
         key=key,
         max_new_tokens=int(task["max_new_tokens"]),
-        chunk_size=chunk_size,
+        chunk_size=int(model_spec.get("chunk_size") or chunk_size),
         max_pixels=model_spec.get("max_pixels"),
         image_workers=image_workers,
     )

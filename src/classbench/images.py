@@ -67,4 +67,6 @@ def fit_pixels(image: Image.Image, max_pixels: int | None) -> Image.Image:
         return image
     scale = math.sqrt(max_pixels / (width * height))
     size = (max(1, math.floor(width * scale)), max(1, math.floor(height * scale)))
+    if size[0] * size[1] > max_pixels:  # a side clamped to one pixel (extreme aspect ratio)
+        size = (min(size[0], max_pixels), 1) if size[1] == 1 else (1, min(size[1], max_pixels))
     return image.resize(size, Image.Resampling.LANCZOS)

@@ -24,7 +24,9 @@ def atomic_path(path: str | os.PathLike) -> tuple[Path, Path]:
     return Path(tmp), target
 
 
-def write_parquet(frame: pd.DataFrame, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+def write_parquet(
+    frame: pd.DataFrame, path: str | os.PathLike, metadata: dict | None = None
+) -> Path:
     """Write ``frame`` atomically (temp file + rename) with ``metadata`` stored as JSON."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     if metadata is not None:

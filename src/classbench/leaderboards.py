@@ -46,7 +46,9 @@ def rank_models(
     )  # fmt: skip
     sim_a, sim_b = values[doc, a], values[doc, b]
     played = ~(np.isnan(sim_a) | np.isnan(sim_b))
-    outcome = similarity_outcome(sim_a[played], sim_b[played], float(settings.get("draw_band", 0.05)))
+    outcome = similarity_outcome(
+        sim_a[played], sim_b[played], float(settings.get("draw_band", 0.05))
+    )
     board = leaderboard(
         models,
         a[played],
@@ -60,10 +62,10 @@ def rank_models(
         initial=float(settings.get("initial", 1000)),
     )
     stats = {
-        "games_sampled": int(len(doc)),
+        "games_sampled": len(doc),
         "games_played": int(played.sum()),
         "games_skipped_invalid": int((~played).sum()),
-        "docs": int(len(docs)),
+        "docs": len(docs),
         "criterion": criterion,
         "settings": dict(settings),
     }

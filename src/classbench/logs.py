@@ -13,5 +13,8 @@ def to_log_file(path: str | os.PathLike) -> None:
     sys.stdout = handle
     sys.stderr = handle
     logging.basicConfig(
-        stream=handle, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True
+        stream=handle,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        force=True,
     )

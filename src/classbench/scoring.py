@@ -17,6 +17,9 @@ from classbench import metrics as M
 
 # Metrics computed from the whole set of answers rather than per sample (summary handles them).
 AGGREGATE_METRICS = frozenset({"macro_prf"})
+ENCODER_METRICS = frozenset(
+    {"semantic_similarity", "similarity_at_thresholds", "concept_similarity"}
+)
 
 
 def score_predictions(
@@ -50,11 +53,10 @@ def score_predictions(
         for metric in task["metrics"]:
             if metric in AGGREGATE_METRICS or (suffix and metric == "llm_inclusion"):
                 continue
-            if metric in {"semantic_similarity", "similarity_at_thresholds", "concept_similarity"}:
-                if encoder is None:
-                    if encoder_loader is None:
-                        raise ValueError(f"metric '{metric}' needs a sentence encoder")
-                    encoder = encoder_loader()
+            if metric in ENCODER_METRICS and encoder is None:
+                if encoder_loader is None:
+                    raise ValueError(f"metric '{metric}' needs a sentence encoder")
+                encoder = encoder_loader()
             values = _metric(metric, texts, answers, labels, predictions, encoder, nlp_loader,
                              judge, settings)  # fmt: skip
             for name, column_values in values.items():

@@ -7,6 +7,7 @@ from classbench.config import (
     ConfigError,
     load_study,
 )
+from classbench.report.build import figure_plan, table_plan
 
 try:
     STUDY = load_study(config, f"{workflow.basedir}/workflow/schemas")
@@ -17,6 +18,7 @@ config = STUDY.config
 JOBS = STUDY.jobs
 MINER = config.get("option_miner")
 JUDGE = STUDY.judge_model
+PROTOCOLS = {task: STUDY.protocol(task) for task in config["tasks"]}
 
 
 def _alternatives(names):
@@ -157,12 +159,46 @@ def elo_files():
     ]
 
 
-def report_inputs(wildcards):
+TABLES = table_plan(PROTOCOLS, STUDY.elo_tasks)
+FIGURES = figure_plan(
+    PROTOCOLS,
+    STUDY.elo_tasks,
+    {task: STUDY.tasks[task]["metrics"] for task in PROTOCOLS},
+)
+
+
+def _elo_boards(tasks):
     return {
-        "summary": "results/summary.parquet",
-        "elo": elo_files(),
-        "predictions": [predictions_file(job) for job in JOBS],
+        f"{task}/{scope}": f"results/elo/{task}/{scope}.parquet"
+        for task in tasks
+        for scope in STUDY.elo_scopes(task)
     }
+
+
+def _mcq_jobs(tasks):
+    return [job for job in JOBS if job.task in tasks]
+
+
+def table_inputs(wildcards):
+    spec = TABLES[wildcards.table]
+    inputs = {"summary": "results/summary.parquet"}
+    if spec["kind"] == "elo":
+        inputs["elo"] = list(_elo_boards(spec["tasks"]).values())
+    if spec["kind"] == "cost":
+        inputs["predictions"] = [predictions_file(job) for job in JOBS]
+    return inputs
+
+
+def figure_inputs(wildcards):
+    spec = FIGURES[wildcards.figure]
+    inputs = {"summary": "results/summary.parquet"}
+    if spec["kind"] == "elo":
+        inputs["elo"] = f"results/elo/{spec['task']}/all.parquet"
+    if spec["kind"] == "letter_bias":
+        inputs["predictions"] = [
+            predictions_file(job) for job in _mcq_jobs(spec["tasks"])
+        ]
+    return inputs
 
 
 # --- params ------------------------------------------------------------------------------------
@@ -227,21 +263,37 @@ def elo_params(wildcards):
     jobs = _scope_jobs(wildcards.task, wildcards.scope)
     return {
         "jobs": [{"dataset": job.dataset, "model": job.model} for job in jobs],
-        "settings": {k: v for k, v in config["elo"].items() if k not in ("tasks", "scopes")},
+        "settings": {
+            k: v for k, v in config["elo"].items() if k not in ("tasks", "scopes")
+        },
         "seed": config["seed"],
     }
 
 
-def report_params(wildcards):
-    return {
-        "protocols": {task: STUDY.protocol(task) for task in config["tasks"]},
-        "elo": [
-            {"task": task, "scope": scope}
-            for task in STUDY.elo_tasks
-            for scope in STUDY.elo_scopes(task)
-        ],
-        "title": config["report"]["title"],
-    }
+def table_params(wildcards):
+    spec = TABLES[wildcards.table]
+    params = {"spec": spec, "protocols": PROTOCOLS}
+    if spec["kind"] == "elo":
+        params["elo_keys"] = list(_elo_boards(spec["tasks"]))
+    if spec["kind"] == "cost":
+        params["jobs"] = [
+            {
+                "model": job.model,
+                "dataset": job.dataset,
+                "task": job.task,
+                "gpus": STUDY.resources(job.model)["gpus"],
+            }
+            for job in JOBS
+        ]
+    return params
+
+
+def figure_params(wildcards):
+    spec = FIGURES[wildcards.figure]
+    params = {"spec": spec}
+    if spec["kind"] == "letter_bias":
+        params["models"] = [job.model for job in _mcq_jobs(spec["tasks"])]
+    return params
 
 
 # --- resources ---------------------------------------------------------------------------------
@@ -265,6 +317,8 @@ def final_targets():
     return [
         "results/summary.parquet",
         *elo_files(),
+        *expand("results/tables/{table}.{ext}", table=TABLES, ext=("csv", "md", "tex")),
+        *expand("results/figures/{figure}.{ext}", figure=FIGURES, ext=("png", "pdf")),
     ]
 
 
@@ -275,3 +329,5 @@ wildcard_constraints:
     encoder=_alternatives(_models_with({"contrastive"})),
     k=r"\d+",
     scope=r"all|group-[\w-]+|dataset-[\w.-]+",
+    table=_alternatives(TABLES),
+    figure=_alternatives(FIGURES),

@@ -4,8 +4,6 @@ rule embed:
     output:
         images="resources/embeddings/{dataset}/{encoder}.images.parquet",
         classes="resources/embeddings/{dataset}/{encoder}.classes.parquet",
-    params:
-        encoder=encoder_spec,
     log:
         "logs/embed/{dataset}/{encoder}.log",
     benchmark:
@@ -17,6 +15,8 @@ rule embed:
         mem_mb=resource("mem_mb", "encoder"),
         runtime=resource("runtime", "encoder"),
         cpus_per_gpu=resource("cpus_per_gpu", "encoder"),
+    params:
+        encoder=encoder_spec,
     script:
         "../scripts/embed.py"
 

@@ -3,9 +3,6 @@ rule infer:
         unpack(infer_inputs),
     output:
         "results/predictions/{dataset}/{task}/{model}.parquet",
-    params:
-        job=infer_params,
-        inference=inference_settings,
     log:
         "logs/infer/{dataset}/{task}/{model}.log",
     benchmark:
@@ -19,6 +16,9 @@ rule infer:
         mem_mb=resource("mem_mb"),
         runtime=resource("runtime"),
         cpus_per_gpu=resource("cpus_per_gpu"),
+    params:
+        job=infer_params,
+        inference=inference_settings,
     script:
         "../scripts/infer.py"
 
@@ -28,8 +28,6 @@ rule zeroshot:
         unpack(zeroshot_inputs),
     output:
         "results/predictions/{dataset}/{task}/{model}.parquet",
-    params:
-        job=infer_params,
     log:
         "logs/zeroshot/{dataset}/{task}/{model}.log",
     benchmark:
@@ -41,5 +39,7 @@ rule zeroshot:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        job=infer_params,
     script:
         "../scripts/zeroshot.py"

@@ -3,8 +3,6 @@ rule elo:
         elo_inputs,
     output:
         "results/elo/{task}/{scope}.parquet",
-    params:
-        elo=elo_params,
     log:
         "logs/elo/{task}/{scope}.log",
     benchmark:
@@ -14,5 +12,7 @@ rule elo:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        elo=elo_params,
     script:
         "../scripts/elo.py"

@@ -3,8 +3,6 @@ rule judge:
         unpack(judge_inputs),
     output:
         "results/judge/{dataset}/{task}/{model}.parquet",
-    params:
-        judge=judge_params,
     log:
         "logs/judge/{dataset}/{task}/{model}.log",
     benchmark:
@@ -16,6 +14,8 @@ rule judge:
         mem_mb=resource("mem_mb", "judge"),
         runtime=resource("runtime", "judge"),
         cpus_per_gpu=resource("cpus_per_gpu", "judge"),
+    params:
+        judge=judge_params,
     script:
         "../scripts/judge.py"
 
@@ -25,8 +25,6 @@ rule score:
         unpack(score_inputs),
     output:
         "results/scores/{dataset}/{task}/{model}.parquet",
-    params:
-        scoring=score_params,
     log:
         "logs/score/{dataset}/{task}/{model}.log",
     benchmark:
@@ -36,6 +34,8 @@ rule score:
     resources:
         mem_mb=8000,
         runtime=60,
+    params:
+        scoring=score_params,
     script:
         "../scripts/score.py"
 
@@ -45,8 +45,6 @@ rule summary:
         summary_inputs,
     output:
         "results/summary.parquet",
-    params:
-        summary=summary_params,
     log:
         "logs/summary/summary.log",
     benchmark:
@@ -56,5 +54,7 @@ rule summary:
     resources:
         mem_mb=8000,
         runtime=60,
+    params:
+        summary=summary_params,
     script:
         "../scripts/summary.py"

@@ -8,7 +8,7 @@ from classbench.scoring import score_predictions
 to_log_file(snakemake.log[0])
 params = snakemake.params.scoring
 predictions = read_parquet(snakemake.input.predictions)
-judge = read_parquet(snakemake.input.judge) if "judge" in snakemake.input.keys() else None
+judge = read_parquet(snakemake.input.judge) if "judge" in snakemake.input else None
 scores = score_predictions(
     predictions,
     params["task_spec"],

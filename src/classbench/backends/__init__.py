@@ -1,1 +1,1 @@
-"""Model backends: how a batch of (image, prompt) pairs becomes text, or images become embeddings."""
+"""Model backends: how (image, prompt) pairs become text, or images become embeddings."""

@@ -113,6 +113,11 @@ def _largest_remainder(counts: np.ndarray, total: int) -> np.ndarray:
         if quota[index] < counts[index]:
             quota[index] += 1
             remainder -= 1
+    if total >= len(counts):
+        # Every class keeps at least one sample while the budget allows; the largest quota pays.
+        for index in np.flatnonzero(quota == 0):
+            quota[int(np.argmax(quota))] -= 1
+            quota[index] += 1
     return quota
 
 

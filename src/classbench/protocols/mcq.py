@@ -162,9 +162,7 @@ def parse_robust(raw: str, letters: str, options: Sequence[str]) -> tuple[str | 
     return _match_option_text(text, letters, options)
 
 
-def _match_option_text(
-    text: str, letters: str, options: Sequence[str]
-) -> tuple[str | None, str]:
+def _match_option_text(text: str, letters: str, options: Sequence[str]) -> tuple[str | None, str]:
     lowered = text.lower()
     hits = [
         (len(option), letter)
@@ -176,7 +174,7 @@ def _match_option_text(
     hits.sort(reverse=True)
     # The longest option wins when one name contains another ("sea lion" vs "lion"); two
     # unrelated options named in one answer are ambiguous.
-    best_len, best_letter = hits[0]
+    _, best_letter = hits[0]
     best_text = options[letters.index(best_letter)].lower()
     ambiguous = [
         letter for length, letter in hits[1:]

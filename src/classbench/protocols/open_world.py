@@ -58,6 +58,7 @@ def extract_final_answer(text: str) -> str:
     for pattern in _FINAL_PATTERNS:
         matches = pattern.findall(text)
         if matches:
-            return matches[-1].strip().strip("*").strip().rstrip(".").strip()
+            # Markdown emphasis and a closing full stop, in either order ("**Dog**.", "**Dog.**").
+            return matches[-1].strip().strip("*.").strip().strip("*.").strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1].rstrip(".") if lines else ""

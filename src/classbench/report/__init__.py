@@ -1,6 +1,6 @@
 """Paper tables (:mod:`classbench.report.tables`) and figures (:mod:`classbench.report.figures`).
 
-The submodules are imported on demand so that writing tables never loads matplotlib.
+Import the submodule you need: ``from classbench.report import tables`` never loads matplotlib.
 """
 
 __all__ = ["figures", "tables"]

@@ -21,10 +21,12 @@ matplotlib.use("Agg")  # headless: figures are only ever written to files
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
+from matplotlib.transforms import Bbox
 
 from classbench.io import atomic_path
 from classbench.report.tables import (
@@ -81,7 +83,7 @@ def _metric_label(metric: str) -> str:
     return f"{METRIC_NAMES.get(metric, metric.replace('_', ' '))} (%)"
 
 
-def _wrap(text: object, width: int = 14) -> str:
+def _wrap(text: object, width: int) -> str:
     return "\n".join(textwrap.wrap(str(text), width)) or str(text)
 
 
@@ -169,14 +171,51 @@ def _grouped_bars(
                 elinewidth=0.8,
                 capsize=1.5,
             )
-    ax.set_xticks(x, [_wrap(c) for c in categories])
+    ax.set_xticks(x, [_wrap(c, BAR_CATEGORY_CHARS) for c in categories])
     ax.set_xlim(-0.5, len(categories) - 0.5)
     ax.grid(axis="x", visible=False)
     return handles
 
 
-def _bar_width(n_categories: int, n_series: int) -> float:
-    return float(np.clip(1.0 + n_categories * (0.3 + 0.16 * n_series), SINGLE, 12.0))
+BAR_INCHES = 0.13  # per bar
+BAR_CATEGORY_CHARS = 16  # tick labels wrap beyond this many characters
+
+
+def _bar_layout(n_categories: int, n_series: int) -> tuple[float, int]:
+    """Figure width and categories per panel row: rows wrap rather than exceed a page width."""
+    per_category = max(0.35 + BAR_INCHES * n_series, 1.1)
+    per_row = max(1, min(n_categories, int((DOUBLE - 0.8) // per_category)))
+    rows = math.ceil(n_categories / per_row)
+    per_row = math.ceil(n_categories / rows)  # balance the rows
+    width = float(np.clip(0.8 + per_row * per_category, SINGLE, DOUBLE))
+    return width, per_row
+
+
+def _bar_panels(
+    fig: Figure,
+    panels: list[tuple[str | None, pd.DataFrame]],
+    categories: list,
+    series: list,
+    colors: Mapping,
+    hatches: Mapping,
+    ylabel: str,
+    per_row: int,
+) -> tuple[dict, list]:
+    """One row of axes per (panel, chunk of categories); returns legend handles and the axes."""
+    chunks = [categories[i : i + per_row] for i in range(0, len(categories), per_row)]
+    axes = fig.subplots(len(panels) * len(chunks), 1, sharey=True, squeeze=False)[:, 0]
+    handles: dict = {}
+    for p, (title, frame) in enumerate(panels):
+        present = [s for s in series if s in set(frame["series"])]
+        for c, chunk in enumerate(chunks):
+            ax = axes[p * len(chunks) + c]
+            handles.update(_grouped_bars(ax, frame, chunk, present, colors, hatches))
+            # pad a short last chunk so bars keep the same width in every row
+            ax.set_xlim(-0.5, per_row - 0.5)
+            ax.set_ylabel(ylabel)
+            if title and c == 0:
+                ax.set_title(title, loc="left")
+    return handles, list(axes)
 
 
 def plot_group_bars(
@@ -208,25 +247,20 @@ def plot_group_bars(
     else:
         sets = {d: [d] for d in datasets}
     long = aggregate_datasets(data, ["task", "model", "metric"], sets)
+    long = long.rename(columns={"model": "series", "column": "category"})
     task_list = [t for t in (tasks or dict.fromkeys(data["task"])) if t in set(long["task"])]
-    models = sorted(set(long["model"]), key=str)
+    models = sorted(set(long["series"]), key=str)
     colors = dict(zip(models, _colors(len(models)), strict=False))
     hatches = {m: _hatch(i) for i, m in enumerate(models)}
     categories = list(sets)
+    width, per_row = _bar_layout(len(categories), len(models))
+    n_axes = len(task_list) * math.ceil(len(categories) / per_row)
+    panels = [(t if len(task_list) > 1 else None, long[long["task"] == t]) for t in task_list]
     with _style():
-        height = 0.9 + 2.3 * len(task_list) + 0.25 * math.ceil(len(models) / 4)
-        fig = _figure(_bar_width(len(categories), len(models)), height)
-        axes = fig.subplots(max(len(task_list), 1), 1, sharey=True, squeeze=False)[:, 0]
-        handles: dict = {}
-        for ax, task in zip(axes, task_list, strict=False):
-            part = long[long["task"] == task].rename(
-                columns={"model": "series", "column": "category"}
-            )
-            present = [m for m in models if m in set(part["series"])]
-            handles.update(_grouped_bars(ax, part, categories, present, colors, hatches))
-            ax.set_ylabel(_metric_label(metric))
-            if len(task_list) > 1:
-                ax.set_title(task, loc="left")
+        fig = _figure(width, 0.6 + 2.3 * n_axes + 0.25 * math.ceil(len(models) / 4))
+        handles, axes = _bar_panels(
+            fig, panels, categories, models, colors, hatches, _metric_label(metric), per_row
+        )
         if data["value"].min() >= 0:
             axes[0].set_ylim(bottom=0)
         if title:
@@ -314,7 +348,7 @@ def plot_accuracy_vs_k(
                     k, rows["ci_low"] * 100, rows["ci_high"] * 100, color=colors[model], alpha=0.2
                 )
             if chance and metric == "accuracy":
-                grid = np.array(ks)
+                grid = np.geomspace(min(ks), max(ks), 50) if len(ks) > 1 else np.array(ks)
                 (handles["chance (1/K)"],) = ax.plot(
                     grid, 100 / grid, linestyle="--", color="0.45", linewidth=1.0
                 )
@@ -336,20 +370,78 @@ def plot_accuracy_vs_k(
         return _save(fig, stem)
 
 
-def _spread_labels(x: np.ndarray, y: np.ndarray, span_x: float, span_y: float) -> np.ndarray:
-    """Label heights nudged apart where points sit close together (greedy, bottom to top)."""
-    order = np.argsort(y)
-    placed: list[tuple[float, float]] = []
-    out = y.astype(float).copy()
-    gap = 0.055 * span_y
-    for i in order:
-        yi = y[i]
-        for px, py in sorted(placed, key=lambda p: p[1]):
-            if abs(px - x[i]) < 0.25 * span_x and abs(py - yi) < gap:
-                yi = py + gap
-        out[i] = yi
-        placed.append((x[i], yi))
-    return out
+def _place_labels(fig: Figure, ax, x: np.ndarray, y: np.ndarray, labels: Sequence[str]) -> None:
+    """Label each point at the nearest candidate spot that overlaps no other label, no point and
+    no axes edge; farther spots get a leader line. Falls back to the least-overlapping spot."""
+    FigureCanvasAgg(fig)  # a renderer to measure text with
+    fig.draw_without_rendering()  # settle the constrained layout first
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    to_px = fig.dpi / 72
+    centres = ax.transData.transform(np.column_stack([x, y]))
+    radius = 4 * to_px
+    obstacles = [
+        Bbox.from_extents(cx - radius, cy - radius, cx + radius, cy + radius) for cx, cy in centres
+    ]
+    candidates = [
+        (dx * r, dy * r, ha, va)
+        for r in (1.0, 2.6, 4.5)
+        for dx, dy, ha, va in (
+            (6, 3, "left", "bottom"),
+            (-6, 3, "right", "bottom"),
+            (6, -3, "left", "top"),
+            (-6, -3, "right", "top"),
+            (0, 5, "center", "bottom"),
+            (0, -5, "center", "top"),
+        )
+    ]
+
+    def cost(box: Bbox) -> float:
+        inside = (
+            frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+        )
+        overlap = sum(
+            max(0.0, min(box.x1, o.x1) - max(box.x0, o.x0))
+            * max(0.0, min(box.y1, o.y1) - max(box.y0, o.y0))
+            for o in obstacles
+        )
+        return overlap + (0.0 if inside else 1e9)
+
+    for i in np.argsort(-y):  # top points first: they have the least room above
+        best = None
+        for dx, dy, ha, va in candidates:
+            text = ax.annotate(
+                str(labels[i]),
+                (x[i], y[i]),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha=ha,
+                va=va,
+                fontsize=9,
+            )
+            box = text.get_window_extent(renderer).expanded(1.05, 1.1)
+            text.remove()
+            score = cost(box)
+            if best is None or score < best[0]:
+                best = (score, dx, dy, ha, va, box)
+            if score == 0:
+                break
+        _, dx, dy, ha, va, box = best
+        far = abs(dx) > 6 or abs(dy) > 6
+        text = ax.annotate(
+            str(labels[i]),
+            (x[i], y[i]),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            ha=ha,
+            va=va,
+            fontsize=9,
+            arrowprops={"arrowstyle": "-", "color": "0.55", "linewidth": 0.6, "shrinkB": 3}
+            if far
+            else None,
+        )
+        text.set_in_layout(False)
+        obstacles.append(box)
 
 
 def plot_open_vs_closed(
@@ -381,11 +473,15 @@ def plot_open_vs_closed(
     )
     yerr = _errors(y, data["ci_low_open"].to_numpy() * 100, data["ci_high_open"].to_numpy() * 100)
     colors = _colors(len(data))
+    bounds = np.concatenate([x - xerr[0], x + xerr[1], y - yerr[0], y + yerr[1]])
+    span = max(np.nanmax(bounds) - np.nanmin(bounds), 10.0)
+    lo = np.floor((np.nanmin(bounds) - 0.15 * span) / 5) * 5
+    hi = np.ceil((np.nanmax(bounds) + 0.15 * span) / 5) * 5
+    if np.nanmin(bounds) >= 0:  # proportions: stay within [0, 100]
+        lo, hi = max(lo, 0.0), min(hi, 100.0)
     with _style():
         fig = _figure(SINGLE + 0.4, SINGLE + 0.2)
         ax = fig.add_subplot()
-        lo = min(0.0, np.nanmin(np.concatenate([x, y])) - 5)
-        hi = 100.0
         ax.plot([lo, hi], [lo, hi], linestyle="--", color="0.6", linewidth=0.9, zorder=0)
         for i in range(len(data)):
             ax.errorbar(
@@ -400,21 +496,6 @@ def plot_open_vs_closed(
                 capsize=2,
                 markersize=5,
             )
-        label_y = _spread_labels(x, y, hi - lo, hi - lo)
-        for i, model in enumerate(data["model"]):
-            right = x[i] > lo + 0.62 * (hi - lo)  # labels of right-hand points go to their left
-            offset = -2.5 if right else 2.5
-            ax.annotate(
-                str(model),
-                xy=(x[i], y[i]),
-                xytext=(x[i] + offset, label_y[i] + 1.5),
-                ha="right" if right else "left",
-                va="bottom",
-                fontsize=9,
-                arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5}
-                if abs(label_y[i] - y[i]) > 1e-9
-                else None,
-            )
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_aspect("equal")
@@ -422,6 +503,7 @@ def plot_open_vs_closed(
         ax.set_ylabel(f"{open_task}: {_metric_label(open_metric)}")
         if title:
             ax.set_title(title)
+        _place_labels(fig, ax, x, y, list(data["model"]))
         return _save(fig, stem)
 
 
@@ -435,18 +517,19 @@ def plot_letter_bias(
     data = counts.copy()
     data["chosen_letter"] = data["chosen_letter"].where(data["chosen_letter"].notna(), "n/a")
     data["chosen_letter"] = data["chosen_letter"].astype(str).replace("", "n/a")
-    letters = sorted(set(data["gt_letter"].astype(str)) | set(data["chosen_letter"]) - {"n/a"})
+    letters = sorted(set(data["gt_letter"].astype(str)) | (set(data["chosen_letter"]) - {"n/a"}))
     rows = sorted(set(data["gt_letter"].astype(str)))
     cols = letters + (["n/a"] if "n/a" in set(data["chosen_letter"]) else [])
     models = sorted(set(data["model"]), key=str)
-    n_cols = min(len(models), 3 if len(cols) <= 8 else 2)
-    n_rows = math.ceil(len(models) / n_cols)
-    panel = 1.6 + 0.32 * len(cols) if len(cols) <= 8 else 0.6 + 0.16 * len(cols)
+    panel = 0.6 + (0.3 if len(cols) <= 8 else 0.14) * len(cols)
+    max_cols = max(1, min(3, int((DOUBLE - 0.7) // panel)))
+    n_rows = math.ceil(len(models) / max_cols)
+    n_cols = math.ceil(len(models) / n_rows)
     annotate = len(cols) <= 8
-    norm = Normalize(0, 1)
+    norm = Normalize(0, 100)
     cmap = "mako_r"
     with _style():
-        fig = _figure(min(0.9 + panel * n_cols, 12.0), 0.5 + panel * n_rows)
+        fig = _figure(0.9 + panel * n_cols, 0.5 + panel * n_rows)
         axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
         for ax, model in zip(axes, models, strict=False):
             part = data[data["model"] == model]
@@ -457,17 +540,19 @@ def plot_letter_bias(
             matrix = matrix.reindex(index=rows, columns=cols).fillna(0)
             share = matrix.div(matrix.sum(axis=1).replace(0, np.nan), axis=0)
             sns.heatmap(
-                share,
+                share * 100,
                 ax=ax,
                 cmap=cmap,
                 vmin=0,
-                vmax=1,
+                vmax=100,
                 cbar=False,
                 square=True,
                 linewidths=0.4,
                 linecolor="white",
                 annot=annotate,
-                fmt=".0%",
+                xticklabels=True,  # every letter, not seaborn's thinned ticks
+                yticklabels=True,
+                fmt=".0f",
                 annot_kws={"fontsize": 9},
             )
             ax.set_title(str(model))
@@ -480,9 +565,8 @@ def plot_letter_bias(
         fig.colorbar(
             ScalarMappable(norm=norm, cmap=cmap),
             ax=list(axes[: len(models)]),
-            label="share of the row",
+            label="share of the row (%)",
             shrink=0.8,
-            format=lambda v, _: f"{v:.0%}",
         )
         if title:
             fig.suptitle(title)
@@ -522,12 +606,21 @@ def plot_vs_contrastive(
     hatches = {m: _hatch(i) for i, m in enumerate(lmms)}
     hatches.update({b: "///" for b in bases})
     series = lmms + bases
+    categories = list(sets)
+    width, per_row = _bar_layout(len(categories), len(series))
+    n_axes = math.ceil(len(categories) / per_row)
     with _style():
-        fig = _figure(_bar_width(len(sets), len(series)), 3.2 + 0.25 * math.ceil(len(series) / 4))
-        ax = fig.add_subplot()
-        handles = _grouped_bars(ax, long, list(sets), series, colors, hatches)
-        ax.set_ylim(0, 100)
-        ax.set_ylabel(f"{_metric_label('accuracy')}")
-        ax.set_title(title or f"{mcq_task} vs. contrastive ({options_label})", loc="left")
+        fig = _figure(width, 0.9 + 2.4 * n_axes + 0.25 * math.ceil(len(series) / 4))
+        handles, axes = _bar_panels(
+            fig,
+            [(title or f"{mcq_task} vs. contrastive ({options_label})", long)],
+            categories,
+            series,
+            colors,
+            hatches,
+            _metric_label("accuracy"),
+            per_row,
+        )
+        axes[0].set_ylim(0, 100)
         _legend(fig, [handles[s] for s in series], series)
         return _save(fig, stem)

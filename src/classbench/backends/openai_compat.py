@@ -1,0 +1,465 @@
+"""Client for OpenAI-compatible ``/chat/completions`` servers (implements GenerativeBackend).
+
+One code path for ``vllm serve`` and ``transformers serve`` (``.../v1``), OpenVINO Model Server
+(``.../v3``) and hosted APIs. Each (image, prompt) pair becomes one request with the image as a
+base64 data URL; requests run on a bounded thread pool and are retried with exponential backoff
+on transient failures only. A request that still fails becomes a :class:`Generation` with
+``error`` set and no text, so it is recorded and retried by the next run, never scored.
+
+The API key is read from the environment when each request is sent. It is never stored on the
+backend, returned by :meth:`OpenAIBackend.info`, logged, or left in an error message.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import io
+import logging
+import math
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from PIL import Image
+
+from classbench.backends.base import BackendError, Generation
+from classbench.images import fit_pixels, to_rgb
+
+log = logging.getLogger(__name__)
+
+BASE_URL_ENV = ("OPENAI_API_BASE", "OPENAI_COMPATIBLE_API_URL")
+API_KEY_ENV = ("OPENAI_API_KEY", "OPENAI_COMPATIBLE_API_KEY")
+IMAGE_FORMATS = ("jpeg", "png")
+TOKEN_PARAMS = ("max_tokens", "max_completion_tokens")
+CONSTRAINED_CHOICE = ("structured_outputs", "guided_choice")
+# Worth another try: the server or a proxy was overloaded, restarting or timed out. Any other
+# 4xx is the request's own fault and fails at once.
+RETRY_STATUS = frozenset({408, 409, 429})
+# Body keys the backend sets itself; extra_body overriding them would silently change answers.
+RESERVED_KEYS = frozenset(
+    {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "stream"}
+)
+ERROR_BODY_CHARS = 300
+REDACTED = "***"
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")
+
+
+def encode_image(image: Image.Image, image_format: str = "jpeg", quality: int = 90) -> str:
+    """A ``data:`` URL holding ``image`` encoded as JPEG (``quality``) or lossless PNG."""
+    buffer = io.BytesIO()
+    if image_format == "jpeg":
+        image.save(buffer, format="JPEG", quality=quality)
+    elif image_format == "png":
+        image.save(buffer, format="PNG")
+    else:
+        raise ValueError(f"image_format must be one of {IMAGE_FORMATS}, got {image_format!r}")
+    payload = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f"data:image/{image_format};base64,{payload}"
+
+
+def chat_messages(
+    image_url: str, prompt: str, *, system_prompt: str | None = None, image_first: bool = True
+) -> list[dict[str, Any]]:
+    """The conversation sent for one sample.
+
+    Same structure as the in-process transformers backend (optional system turn with one text
+    part, then a user turn with one image and one text part), so a server that applies the
+    checkpoint's chat template renders the same prompt.
+    """
+    parts: list[dict[str, Any]] = [
+        {"type": "image_url", "image_url": {"url": image_url}},
+        {"type": "text", "text": prompt},
+    ]
+    if not image_first:
+        parts.reverse()
+    messages: list[dict[str, Any]] = []
+    if system_prompt:
+        messages.append({"role": "system", "content": [{"type": "text", "text": system_prompt}]})
+    messages.append({"role": "user", "content": parts})
+    return messages
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), else None."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def public_url(url: str) -> str:
+    """``url`` without user info, query or fragment: safe to log and to store."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+class OpenAIBackend:
+    """Vision-language answers from an OpenAI-compatible chat completions server."""
+
+    name = "openai"
+
+    def __init__(self, spec: Mapping[str, Any]):
+        spec = dict(spec)
+        if "api_key" in spec:
+            # Anything in the spec ends up in predictions metadata and provenance.
+            raise BackendError(
+                "the openai backend does not take an 'api_key' setting; put the key in an "
+                "environment variable and name it with 'api_key_env'"
+            )
+        base_url = spec.get("base_url") or next(
+            (os.environ[name] for name in BASE_URL_ENV if os.environ.get(name)), None
+        )
+        if not base_url:
+            raise BackendError(
+                "the openai backend needs a 'base_url' (e.g. http://127.0.0.1:8000/v1) or the "
+                f"environment variable {BASE_URL_ENV[0]} (or {BASE_URL_ENV[1]})"
+            )
+        parts = urlsplit(str(base_url))
+        try:
+            parts.port  # noqa: B018 - only parsed to reject a malformed port early
+        except ValueError:
+            raise BackendError("base_url has an invalid port") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise BackendError(
+                f"base_url must be an http(s) URL with a host, got {public_url(str(base_url))!r}"
+            )
+        if parts.username is not None or parts.password is not None:
+            raise BackendError(
+                "base_url must not contain credentials (user:password@host); put the key in "
+                "the environment variable named by 'api_key_env'"
+            )
+        # Kept whole (a query such as ?api-version=... is part of some servers' routes), but
+        # only public_url() of it is ever shown.
+        self._base_url = str(base_url).rstrip("/")
+        path = parts.path.rstrip("/")
+        query = f"?{parts.query}" if parts.query else ""
+        self._endpoint = (
+            f"{parts.scheme}://{parts.netloc}{path}/chat/completions{query}"
+            if not path.endswith("/chat/completions")
+            else self._base_url
+        )
+        self.base_url = public_url(self._base_url)
+
+        self.api_key_env: str | None = spec.get("api_key_env")
+        self.model: str = str(spec.get("model") or spec.get("checkpoint") or "")
+        if not self.model:
+            raise BackendError("the openai backend needs 'model' (the served name) or 'checkpoint'")
+        self.concurrency = _positive_int(spec, "concurrency", 16)
+        self.timeout_s = _positive_float(spec, "timeout_s", 60.0)
+        self.max_retries = _int_at_least(spec, "max_retries", 5, 0)
+        self.backoff_s = _positive_float(spec, "backoff_s", 1.0)
+        self.max_backoff_s = _positive_float(spec, "max_backoff_s", 60.0)
+        self.image_format = str(spec.get("image_format") or "jpeg").lower()
+        if self.image_format == "jpg":
+            self.image_format = "jpeg"
+        if self.image_format not in IMAGE_FORMATS:
+            raise BackendError(
+                f"image_format must be one of {IMAGE_FORMATS}, got {spec.get('image_format')!r}"
+            )
+        self.jpeg_quality = _int_at_least(spec, "jpeg_quality", 90, 1)
+        if self.jpeg_quality > 100:
+            raise BackendError(f"jpeg_quality must be at most 100, got {self.jpeg_quality}")
+        self.max_pixels: int | None = spec.get("max_pixels")
+        self.system_prompt: str | None = spec.get("system_prompt")
+        self.image_first = bool(spec.get("image_first", True))
+        # Greedy by default; an explicit null leaves temperature out of the request (models
+        # such as OpenAI's o-series reject any value but their own).
+        self.temperature: float | None = spec.get("temperature", 0.0)
+        self.token_param = str(spec.get("token_param") or "max_tokens")
+        if self.token_param not in TOKEN_PARAMS:
+            raise BackendError(
+                f"token_param must be one of {TOKEN_PARAMS}, got {self.token_param!r}"
+            )
+        self.extra_body: dict[str, Any] = dict(spec.get("extra_body") or {})
+        clash = sorted(RESERVED_KEYS & set(self.extra_body))
+        if clash:
+            raise BackendError(
+                f"extra_body must not set {', '.join(clash)}: the backend sets them from the "
+                "spec ('model', 'temperature') and the task (max_new_tokens)"
+            )
+        self.send_extra_body = bool(spec.get("send_extra_body", True))
+        constrained = spec.get("constrained_choice")
+        if constrained not in (None, *CONSTRAINED_CHOICE):
+            raise BackendError(
+                f"constrained_choice must be null or one of {CONSTRAINED_CHOICE}, got "
+                f"{constrained!r}"
+            )
+        if constrained and not self.send_extra_body:
+            # Both travel as non-standard body fields, which this server is said to reject.
+            log.warning(
+                "openai backend: constrained_choice=%s is ignored because send_extra_body is "
+                "false; answers are parsed from free text",
+                constrained,
+            )
+            constrained = None
+        self.constrained_choice: str | None = constrained
+
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+        self._random = random.Random()
+
+    # -- credentials ---------------------------------------------------------------------------
+
+    def _key_names(self) -> tuple[str, ...]:
+        return (self.api_key_env,) if self.api_key_env else API_KEY_ENV
+
+    def _api_key(self) -> str | None:
+        """The key, read now from the environment (so rotation needs no restart)."""
+        return next((os.environ[n] for n in self._key_names() if os.environ.get(n)), None)
+
+    def _redact(self, text: str) -> str:
+        """``text`` with the API key and any bearer token replaced by ``***``."""
+        key = self._api_key()
+        if key:
+            text = text.replace(key, REDACTED)
+        return _BEARER.sub(rf"\1 {REDACTED}", text)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def prepare_image(self, image: Image.Image) -> Image.Image:
+        """The image as it is sent (RGB, within ``max_pixels``), before encoding."""
+        if not isinstance(image, Image.Image):
+            raise TypeError(f"expected a PIL image, got {type(image).__name__}")
+        return fit_pixels(to_rgb(image), self.max_pixels)
+
+    def build_body(
+        self,
+        image: Image.Image,
+        prompt: str,
+        *,
+        max_new_tokens: int,
+        choices: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """The JSON body of one chat completions request."""
+        url = encode_image(self.prepare_image(image), self.image_format, self.jpeg_quality)
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": chat_messages(
+                url, prompt, system_prompt=self.system_prompt, image_first=self.image_first
+            ),
+            # Always explicit: servers default to hundreds or thousands of new tokens.
+            self.token_param: int(max_new_tokens),
+        }
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
+        if self.send_extra_body:
+            body.update(self.extra_body)
+            if choices is not None and self.constrained_choice == "structured_outputs":
+                structured = dict(body.get("structured_outputs") or {})
+                structured["choice"] = list(choices)
+                body["structured_outputs"] = structured
+            elif choices is not None and self.constrained_choice == "guided_choice":
+                body["guided_choice"] = list(choices)
+        return body
+
+    def _client_or_new(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    timeout=httpx.Timeout(self.timeout_s),
+                    limits=httpx.Limits(
+                        max_connections=self.concurrency,
+                        max_keepalive_connections=self.concurrency,
+                    ),
+                )
+            return self._client
+
+    def _headers(self) -> dict[str, str]:
+        key = self._api_key()
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter (half to full of the doubled delay), capped."""
+        delay = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+        return delay * (0.5 + 0.5 * self._random.random())
+
+    def _send(self, body: dict[str, Any]) -> Generation:
+        """POST one body, retrying transient failures; never raises."""
+        client = self._client_or_new()
+        attempts = self.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            wait: float | None = None
+            start = time.perf_counter()
+            try:
+                response = client.post(self._endpoint, json=body, headers=self._headers())
+            except httpx.TimeoutException as err:
+                error = f"Timeout: {type(err).__name__} after {self.timeout_s:g} s"
+                retry = True
+            except httpx.TransportError as err:  # refused, reset, dropped mid-response
+                error = f"ConnectionError: {type(err).__name__}: {err}"
+                retry = True
+            except Exception as err:  # anything else is a bug or a bad request, not transient
+                error = f"{type(err).__name__}: {err}"
+                retry = False
+            else:
+                latency = time.perf_counter() - start
+                status = response.status_code
+                if 200 <= status < 300:
+                    return self._parse(response, latency)
+                detail = self._redact(response.text)[:ERROR_BODY_CHARS].strip()
+                error = f"HTTPStatus {status}: {detail}"
+                retry = status in RETRY_STATUS or status >= 500
+                if status in (429, 503):
+                    wait = retry_after_seconds(response.headers.get("Retry-After"))
+            if not retry or attempt == attempts:
+                tries = f"{attempt} attempt" + ("s" if attempt > 1 else "")
+                return Generation(text=None, error=self._redact(f"{error} ({tries})"))
+            delay = min(self.max_backoff_s, wait) if wait is not None else self._backoff(attempt)
+            log.warning(
+                "openai request failed (%s); retry %d/%d in %.2f s",
+                self._redact(error)[:ERROR_BODY_CHARS],
+                attempt,
+                self.max_retries,
+                delay,
+            )
+            time.sleep(delay)
+        raise AssertionError("unreachable: the last attempt always returns")
+
+    def _parse(self, response: httpx.Response, latency: float) -> Generation:
+        """A successful response as a Generation (an unusable body is an error)."""
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            message = choice.get("message") or {}
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            snippet = self._redact(response.text)[:ERROR_BODY_CHARS].strip()
+            return Generation(text=None, error=f"BadResponse: {snippet}")
+        text = message.get("content")
+        if not isinstance(text, str):
+            # A refusal or tool call instead of an answer: nothing to score.
+            reason = choice.get("finish_reason")
+            return Generation(text=None, error=f"NoContent: finish_reason={reason}")
+        usage = data.get("usage") or {}
+        return Generation(
+            text=text.strip(),
+            tokens_in=_int_or_none(usage.get("prompt_tokens")),
+            tokens_out=_int_or_none(usage.get("completion_tokens")),
+            latency_s=latency,
+        )
+
+    def _answer(
+        self, image: Image.Image, prompt: str, max_new_tokens: int, choices: list[str] | None
+    ) -> Generation:
+        try:
+            body = self.build_body(image, prompt, max_new_tokens=max_new_tokens, choices=choices)
+        except Exception as err:  # a bad image must not stop the other samples
+            return Generation(text=None, error=self._redact(f"{type(err).__name__}: {err}"))
+        return self._send(body)
+
+    # -- GenerativeBackend -----------------------------------------------------------------------
+
+    def generate(
+        self,
+        images: list[Image.Image],
+        prompts: list[str],
+        *,
+        max_new_tokens: int,
+        choices: list[list[str] | None] | None = None,
+    ) -> list[Generation]:
+        """One answer per (image, prompt), in input order; at most ``concurrency`` in flight.
+
+        ``choices`` constrains the answers only when ``constrained_choice`` is set (and the
+        server accepts the extra field); otherwise it is ignored.
+
+        ``latency_s`` is the round trip of the request that succeeded. Requests overlap, so
+        unlike a batched backend's share of a batch, these latencies add up to more than the
+        wall time.
+        """
+        if len(images) != len(prompts):
+            raise ValueError(f"{len(images)} images but {len(prompts)} prompts")
+        if choices is not None and len(choices) != len(prompts):
+            raise ValueError(f"{len(choices)} choice lists but {len(prompts)} prompts")
+        if not prompts:
+            return []
+        per_sample = choices if choices is not None else [None] * len(prompts)
+        # Images are encoded on the worker threads, so at most `concurrency` encoded copies
+        # exist at a time.
+        with ThreadPoolExecutor(
+            max_workers=min(self.concurrency, len(prompts)), thread_name_prefix="openai"
+        ) as pool:
+            futures = [
+                pool.submit(self._answer, image, prompt, max_new_tokens, sample_choices)
+                for image, prompt, sample_choices in zip(images, prompts, per_sample, strict=True)
+            ]
+            return [future.result() for future in futures]
+
+    def info(self) -> dict[str, Any]:
+        """What identifies this backend's outputs (no credentials: only whether a key is set)."""
+        return {
+            "backend": self.name,
+            "base_url": self.base_url,
+            "model": self.model,
+            "image_format": self.image_format,
+            "jpeg_quality": self.jpeg_quality if self.image_format == "jpeg" else None,
+            "max_pixels": self.max_pixels,
+            "system_prompt": self.system_prompt,
+            "image_first": self.image_first,
+            "temperature": self.temperature,
+            "token_param": self.token_param,
+            "constrained_choice": self.constrained_choice,
+            "send_extra_body": self.send_extra_body,
+            "extra_body": dict(self.extra_body) if self.send_extra_body else None,
+            "concurrency": self.concurrency,
+            "timeout_s": self.timeout_s,
+            "max_retries": self.max_retries,
+            "api_key_env": next(
+                (n for n in self._key_names() if os.environ.get(n)), self._key_names()[0]
+            ),
+            "api_key_set": self._api_key() is not None,
+            "httpx_version": httpx.__version__,
+        }
+
+    def close(self) -> None:
+        """Close the connection pool (a later :meth:`generate` opens a new one)."""
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _int_at_least(spec: Mapping[str, Any], key: str, default: int, minimum: int) -> int:
+    value = spec.get(key)
+    value = default if value is None else value
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise BackendError(f"{key} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _positive_int(spec: Mapping[str, Any], key: str, default: int) -> int:
+    return _int_at_least(spec, key, default, 1)
+
+
+def _positive_float(spec: Mapping[str, Any], key: str, default: float) -> float:
+    value = spec.get(key)
+    value = default if value is None else value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise BackendError(f"{key} must be a number > 0, got {value!r}")
+    return float(value)

@@ -1,0 +1,186 @@
+"""Which tables and figures a study gets, and how each is made from the pipeline's files.
+
+The plan depends only on the study's tasks (their protocols) and ranked tasks, so the workflow
+knows every output name before any job runs; each table and figure is one small job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from classbench.report import figures, tables
+
+_OPEN_FIGURE_METRICS = ("textual_inclusion", "llm_inclusion", "semantic_similarity",
+                        "concept_similarity")  # fmt: skip
+
+
+def table_plan(protocols: Mapping[str, str], elo_tasks: Sequence[str]) -> dict[str, dict]:
+    """Table name -> spec (kind, caption) for a study."""
+    used = set(protocols.values())
+    plan: dict[str, dict[str, Any]] = {}
+    if "open" in used:
+        plan["open_world"] = {
+            "kind": "open_world",
+            "caption": "Open-world classification per granularity group (lmms-owc layout): "
+            "textual inclusion (TI), LLM-judge inclusion (LI), semantic (SS) and concept (CS) "
+            "similarity.",
+        }
+    if used & {"mcq", "zeroshot"}:
+        plan["multiple_choice"] = {
+            "kind": "mcq",
+            "caption": "Multiple-choice accuracy per dataset and average (FOCI layout), with "
+            "the contrastive baselines over all classes (acc) and over the options (acc4).",
+        }
+    if "labels" in used:
+        plan["label_list"] = {
+            "kind": "labels",
+            "caption": "Label-list accuracy and macro precision / recall / F1 per number of "
+            "candidate labels K.",
+        }
+    if elo_tasks:
+        plan["elo"] = {
+            "kind": "elo",
+            "tasks": list(elo_tasks),
+            "caption": "Elo leaderboard over all datasets (lmms-owc games; semantic-similarity "
+            "criterion), with 95% bootstrap intervals.",
+        }
+    plan["cost"] = {
+        "kind": "cost",
+        "caption": "Inference cost: generation time, throughput and GPU hours per model, dataset "
+        "and task.",
+    }
+    return plan
+
+
+def figure_plan(
+    protocols: Mapping[str, str],
+    elo_tasks: Sequence[str],
+    metrics: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, dict]:
+    """Figure name -> spec (kind, arguments, caption) for a study.
+
+    ``metrics`` (task -> its metrics) limits the open-world figures to metrics some task computes.
+    """
+    plan: dict[str, dict[str, Any]] = {}
+    open_tasks = [t for t, p in protocols.items() if p == "open"]
+    mcq_tasks = [t for t, p in protocols.items() if p == "mcq"]
+    zeroshot_tasks = [t for t, p in protocols.items() if p == "zeroshot"]
+    label_tasks = [t for t, p in protocols.items() if p == "labels"]
+    computed = {m for t in open_tasks for m in (metrics or {}).get(t, _OPEN_FIGURE_METRICS)}
+    for metric in [m for m in _OPEN_FIGURE_METRICS if m in computed]:
+        plan[f"open_{metric}"] = {
+            "kind": "group_bars", "metric": metric, "tasks": open_tasks,
+            "caption": f"Open world: {metric.replace('_', ' ')} per granularity group and model "
+            "(95% bootstrap intervals).",
+        }  # fmt: skip
+    if mcq_tasks:
+        plan["mcq_accuracy"] = {
+            "kind": "group_bars", "metric": "accuracy", "tasks": mcq_tasks,
+            "caption": "Multiple choice: accuracy per group and model (95% intervals).",
+        }  # fmt: skip
+        plan["mcq_letter_bias"] = {
+            "kind": "letter_bias", "tasks": mcq_tasks,
+            "caption": "Multiple choice: chosen letter against the ground-truth letter, row-"
+            "normalised (FOCI's position-bias analysis); n/a = unparsed answer.",
+        }  # fmt: skip
+    if mcq_tasks and zeroshot_tasks:
+        plan["mcq_vs_contrastive"] = {
+            "kind": "vs_contrastive", "mcq_task": mcq_tasks[0], "zeroshot_task": zeroshot_tasks[0],
+            "caption": "Each LMM's multiple-choice accuracy against the contrastive baselines "
+            "restricted to the same options (acc4), per dataset.",
+        }  # fmt: skip
+    if open_tasks and mcq_tasks:
+        plan["open_vs_closed"] = {
+            "kind": "open_vs_closed", "open_task": open_tasks[0], "closed_task": mcq_tasks[0],
+            "caption": "Open-world textual inclusion against closed-world (multiple-choice) "
+            "accuracy per model.",
+        }  # fmt: skip
+    if label_tasks:
+        plan["labels_accuracy_vs_k"] = {
+            "kind": "accuracy_vs_k", "tasks": label_tasks,
+            "caption": "Label list: accuracy against the number of candidate labels K.",
+        }  # fmt: skip
+    for task in elo_tasks:
+        plan[f"elo_{task}"] = {
+            "kind": "elo", "task": task,
+            "caption": f"Elo ratings on {task} over all datasets, with 95% intervals.",
+        }  # fmt: skip
+    return plan
+
+
+def letter_counts(predictions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Letter counts ``model, gt_letter, chosen_letter, count`` from multiple-choice predictions."""
+    rows = []
+    for model, frame in predictions.items():
+        valid = frame[frame["error"].isna()]
+        for options, label, chosen in zip(
+            valid["options"], valid["label"], valid.get("answer_letter", [None] * len(valid)),
+            strict=True,
+        ):  # fmt: skip
+            options = list(options)
+            if label not in options:
+                continue
+            rows.append((model, chr(ord("A") + options.index(label)), chosen))
+    frame = pd.DataFrame(rows, columns=["model", "gt_letter", "chosen_letter"])
+    if frame.empty:
+        return frame.assign(count=pd.Series(dtype=int))
+    frame["chosen_letter"] = frame["chosen_letter"].fillna("n/a")
+    counts = frame.groupby(["model", "gt_letter", "chosen_letter"]).size()
+    return counts.rename("count").reset_index()
+
+
+def make_table(
+    spec: Mapping[str, Any],
+    stem: str | Path,
+    *,
+    summary: pd.DataFrame,
+    protocols: Mapping[str, str],
+    elo: Mapping[str, pd.DataFrame] | None = None,
+    cost: pd.DataFrame | None = None,
+) -> list[Path]:
+    kind = spec["kind"]
+    if kind == "open_world":
+        _, numeric = tables.open_world_table(summary, protocols)
+    elif kind == "mcq":
+        _, numeric = tables.mcq_table(summary, protocols)
+    elif kind == "labels":
+        _, numeric = tables.labels_table(summary, protocols)
+    elif kind == "elo":
+        _, numeric = tables.elo_table(elo or {})
+    elif kind == "cost":
+        _, numeric = tables.cost_table(cost if cost is not None else pd.DataFrame())
+    else:
+        raise ValueError(f"unknown table kind '{kind}'")
+    return tables.write_table(
+        numeric, stem, caption=spec["caption"], label=f"tab:{Path(stem).name}"
+    )
+
+
+def make_figure(
+    spec: Mapping[str, Any],
+    stem: str | Path,
+    *,
+    summary: pd.DataFrame,
+    elo: Mapping[str, pd.DataFrame] | None = None,
+    letters: pd.DataFrame | None = None,
+) -> list[Path]:
+    kind = spec["kind"]
+    if kind == "group_bars":
+        return figures.plot_group_bars(summary, spec["metric"], stem, tasks=spec["tasks"])
+    if kind == "letter_bias":
+        return figures.plot_letter_bias(letters, stem)
+    if kind == "vs_contrastive":
+        return figures.plot_vs_contrastive(summary, spec["mcq_task"], spec["zeroshot_task"], stem)
+    if kind == "open_vs_closed":
+        return figures.plot_open_vs_closed(summary, spec["open_task"], spec["closed_task"], stem)
+    if kind == "accuracy_vs_k":
+        task_k = {task: int(task.rsplit("k", 1)[-1]) for task in spec["tasks"]}
+        return figures.plot_accuracy_vs_k(summary, task_k, stem)
+    if kind == "elo":
+        board = (elo or {}).get(spec["task"], pd.DataFrame())
+        return figures.plot_elo(board, stem, title=f"Elo: {spec['task']}")
+    raise ValueError(f"unknown figure kind '{kind}'")

@@ -1,0 +1,206 @@
+"""The offline demo DAG end to end, in a scratch copy of the repository.
+
+These tests run the real Snakemake workflow with the tiny models: every contract file of the
+design exists with its columns, a second run does nothing, a changed metric setting re-runs only
+scoring and what depends on it, and a killed inference job resumes from its chunks.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from workflow_helpers import make_workdir, planned_jobs, snakemake, write_config
+
+from classbench.io import read_metadata, read_parquet
+
+pytestmark = pytest.mark.slow
+
+DATASETS = ["shapes", "patterns"]
+GENERATIVE = ["qwen2-vl-tiny", "llava-tiny"]
+ELO_SCOPES = ["all", "group-prototypical", "group-non-prototypical", "dataset-shapes",
+              "dataset-patterns"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    workdir = make_workdir(tmp_path_factory.mktemp("demo"))
+    snakemake(workdir)
+    return workdir
+
+
+def _columns(path: Path) -> set[str]:
+    return set(read_parquet(path).columns)
+
+
+def test_dataset_contract(demo):
+    for dataset in DATASETS:
+        root = demo / "resources" / "datasets" / dataset
+        manifest = read_parquet(root / "manifest.parquet")
+        assert {"sample_id", "image", "label", "label_idx"} <= set(manifest.columns)
+        assert len(manifest) >= 30 and manifest["label"].nunique() >= 5
+        assert manifest["sample_id"].is_unique
+        assert all((root / image).is_file() for image in manifest["image"])
+        assert {"label_idx", "label"} <= _columns(root / "classes.parquet")
+        meta = yaml.safe_load((root / "meta.json").read_text())
+        assert meta["counts"] == {"images": len(manifest), "classes": manifest["label"].nunique()}
+        assert len(meta["checksums"]) == len(manifest)
+
+
+def test_embeddings_and_options_contract(demo):
+    for dataset in DATASETS:
+        stem = demo / "resources" / "embeddings" / dataset / "clip-tiny"
+        images = read_parquet(f"{stem}.images.parquet")
+        assert {"sample_id", "embedding"} <= set(images.columns)
+        norms = [sum(x * x for x in e) ** 0.5 for e in images["embedding"]]
+        assert all(abs(n - 1) < 1e-4 for n in norms)
+        assert {"label_idx", "label", "embedding"} <= _columns(Path(f"{stem}.classes.parquet"))
+        options = read_parquet(demo / "resources" / "options" / dataset / "clip-tiny-k4.parquet")
+        assert {"sample_id", "options", "gt_rank"} <= set(options.columns)
+        manifest = read_parquet(demo / "resources" / "datasets" / dataset / "manifest.parquet")
+        truth = dict(zip(manifest["sample_id"], manifest["label"], strict=True))
+        for sid, opts in zip(options["sample_id"], options["options"], strict=True):
+            assert len(opts) == 4 and len(set(opts)) == 4 and opts[0] == truth[sid]
+
+
+def test_predictions_contract(demo):
+    for dataset in DATASETS:
+        for task in ("owc-base", "mcq4"):
+            for model in GENERATIVE:
+                path = demo / "results" / "predictions" / dataset / task / f"{model}.parquet"
+                frame = read_parquet(path)
+                assert {"sample_id", "prompt", "options", "raw", "answer", "error", "tokens_in",
+                        "tokens_out", "latency_s"} <= set(frame.columns)  # fmt: skip
+                assert frame["error"].isna().all()
+                meta = read_metadata(path)
+                for key in ("checkpoint", "revision", "backend", "model_spec", "task_spec",
+                            "seed", "provenance", "throughput", "backend_info"):  # fmt: skip
+                    assert key in meta, key
+                assert meta["backend_info"]["dtype"] == "float32"
+                assert meta["provenance"]["versions"]["transformers"]
+                assert meta["throughput"]["images_per_s"] > 0
+        zeroshot = demo / "results" / "predictions" / dataset / "zeroshot" / "clip-tiny.parquet"
+        assert {"answer", "answer_options", "options"} <= _columns(zeroshot)
+
+
+def test_mcq_prompts_identical_across_models(demo):
+    frames = [
+        read_parquet(demo / "results" / "predictions" / "shapes" / "mcq4" / f"{m}.parquet")
+        for m in GENERATIVE
+    ]
+    assert frames[0]["prompt"].tolist() == frames[1]["prompt"].tolist()
+    assert (
+        frames[0]["prompt"]
+        .iloc[0]
+        .endswith("Answer with the letter from the given choices directly.")
+    )
+    # The ground truth is not always behind the same letter.
+    pairs = zip(frames[0]["options"], frames[0]["label"], strict=True)
+    positions = {list(options).index(label) for options, label in pairs}
+    assert len(positions) > 1
+
+
+def test_scores_summary_elo_contract(demo):
+    expected_metrics = {
+        "owc-base": {"textual_inclusion", "exact_match", "semantic_similarity", "llm_inclusion"},
+        "mcq4": {"accuracy", "parse_failure"},
+        "zeroshot": {"accuracy", "accuracy_options"},
+    }
+    for dataset in DATASETS:
+        for task, metrics in expected_metrics.items():
+            models = ["clip-tiny"] if task == "zeroshot" else GENERATIVE
+            for model in models:
+                scores = read_parquet(
+                    demo / "results" / "scores" / dataset / task / f"{model}.parquet"
+                )
+                assert {"sample_id", "valid"} | metrics <= set(scores.columns)
+    summary = read_parquet(demo / "results" / "summary.parquet")
+    assert list(summary.columns) == ["dataset", "group", "task", "model", "metric", "value",
+                                     "ci_low", "ci_high", "n", "n_invalid"]  # fmt: skip
+    assert len(summary) == 2 * (2 * 4 + 2 * 2 + 2)
+    assert ((summary["ci_low"] <= summary["value"] + 1e-12)
+            & (summary["value"] <= summary["ci_high"] + 1e-12)).all()  # fmt: skip
+    for scope in ELO_SCOPES:
+        board = read_parquet(demo / "results" / "elo" / "owc-base" / f"{scope}.parquet")
+        assert list(board.columns) == ["model", "rating", "ci_low", "ci_high", "games", "wins",
+                                       "draws", "losses"]  # fmt: skip
+        assert sorted(board["model"]) == sorted(GENERATIVE)
+        assert board["games"].sum() > 0
+
+
+def test_rerun_does_nothing(demo):
+    result = snakemake(demo, "-n")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_metric_setting_change_reruns_only_scoring(demo):
+    configfile = write_config(demo, "changed.yaml", {"scoring": {"encode_batch_size": 64}})
+    plan = planned_jobs(_output(snakemake(demo, "-n", configfile=configfile)))
+    assert plan.get("score") == 10
+    assert {"infer", "zeroshot", "judge", "embed", "prepare_dataset", "build_tiny_model",
+            "mine_options"}.isdisjoint(plan)  # fmt: skip
+    assert set(plan) <= {"score", "summary", "elo", "all"} | _report_rules()
+
+
+def _report_rules() -> set[str]:
+    return {"table", "figure", "report_tables", "report_figures", "cost_table"}
+
+
+def _output(result: subprocess.CompletedProcess) -> str:
+    return result.stdout + result.stderr
+
+
+def test_killed_inference_resumes_from_chunks(tmp_path):
+    """SIGKILL an inference job half way: the re-run reuses every finished chunk and its
+    predictions equal an uninterrupted run's, sample for sample."""
+    workdir = make_workdir(tmp_path / "kill")
+    models = yaml.safe_load((workdir / "config" / "models.yaml").read_text())
+    models["qwen2-vl-tiny"]["batch_size"] = 1
+    (workdir / "config" / "models.yaml").write_text(yaml.safe_dump(models))
+    configfile = write_config(workdir, "kill.yaml", {"inference": {"chunk_size": 2}})
+    target = "results/predictions/shapes/owc-base/qwen2-vl-tiny.parquet"
+    snakemake(workdir, "resources/options/shapes/clip-tiny-k4.parquet",
+              "resources/models/qwen2-vl-tiny", configfile=configfile)  # fmt: skip
+    chunks = workdir / f"{target}.chunks"
+    command = [sys.executable, "-m", "snakemake", "--configfile", configfile, "--cores", "1",
+               "--profile", "profiles/local", target]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=workdir, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    written = 0
+    while time.monotonic() < deadline and process.poll() is None:
+        written = len(list(chunks.glob("*/chunk-*.parquet")))
+        if written >= 3:
+            break
+        time.sleep(0.01)
+    assert process.poll() is None, "the job finished before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (workdir / target).exists()
+    finished = sum(len(read_parquet(p)) for p in chunks.glob("*/chunk-*.parquet"))
+    assert 0 < finished < 48
+
+    # A killed Snakemake leaves its lock behind, as after a power loss.
+    snakemake(workdir, "--unlock", configfile=configfile)
+    snakemake(workdir, target, configfile=configfile)
+    resume = read_metadata(workdir / target)["resume"]
+    assert resume["reused"] == finished
+    assert resume["computed"] == 48 - finished
+
+    fresh = make_workdir(tmp_path / "fresh")
+    (fresh / "config" / "models.yaml").write_text(yaml.safe_dump(models))
+    fresh_config = write_config(fresh, "kill.yaml", {"inference": {"chunk_size": 2}})
+    snakemake(fresh, target, configfile=fresh_config)
+    resumed = read_parquet(workdir / target)
+    uninterrupted = read_parquet(fresh / target)
+    columns = ["sample_id", "prompt", "raw", "answer", "error", "tokens_in", "tokens_out"]
+    pd.testing.assert_frame_equal(resumed[columns], uninterrupted[columns])
