@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "workflow" / "schemas"
 DEMO = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
 GENERATIVE = ["qwen2-vl-tiny", "llava-tiny"]
+DEMO_GENERATIVE_TASKS = ("owc-base", "owc-tailored", "owc-cot", "labels-k5", "labels-all", "mcq4",
+                         "mcq4-loglik")  # fmt: skip
 
 
 def registries(tmp_path: Path, edit: Callable[[str, dict], None] | None = None) -> dict[str, str]:
@@ -57,7 +59,7 @@ def test_demo_plans_generative_and_contrastive_jobs(monkeypatch):
     expected = {
         (dataset, task, model)
         for dataset in ("shapes", "patterns")
-        for task in ("owc-base", "mcq4")
+        for task in DEMO_GENERATIVE_TASKS
         for model in GENERATIVE
     } | {("shapes", "zeroshot", "clip-tiny"), ("patterns", "zeroshot", "clip-tiny")}
     assert triples(study.jobs) == expected
@@ -65,8 +67,10 @@ def test_demo_plans_generative_and_contrastive_jobs(monkeypatch):
     assert study.protocol("mcq4") == "mcq"
     assert study.backend("clip-tiny") == "contrastive"
     assert study.judge_model == "qwen2-judge-tiny"
-    assert study.built_models == ["clip-tiny", "llava-tiny", "qwen2-judge-tiny", "qwen2-vl-tiny"]
-    assert study.elo_tasks == ["owc-base"]
+    assert study.built_models == ["bart-nli-tiny", "clip-tiny", "llava-tiny", "qwen2-judge-tiny",
+                                  "qwen2-vl-tiny"]  # fmt: skip
+    assert study.nli_model == "bart-nli-tiny"
+    assert study.elo_tasks == ["owc-base", "owc-tailored", "owc-cot"]
     assert study.elo_scopes("owc-base") == [
         "all",
         "group-non-prototypical",
@@ -87,7 +91,8 @@ def test_exclusions_are_honoured(tmp_path):
         ],
     )
     jobs = triples(load_study(config, SCHEMAS).jobs)
-    assert len(jobs) == 10 - 2 - 1
+    everything = 2 * 2 * len(DEMO_GENERATIVE_TASKS) + 2
+    assert len(jobs) == everything - 2 - 1
     assert not {job for job in jobs if job[1:] == ("mcq4", "llava-tiny")}
     assert ("patterns", "zeroshot", "clip-tiny") not in jobs
     assert ("shapes", "zeroshot", "clip-tiny") in jobs
@@ -137,7 +142,7 @@ def test_unknown_nested_key(tmp_path):
 @pytest.mark.parametrize(
     ("kind", "name", "index"),
     [("datasets", "no-such-dataset", "datasets.1"), ("models", "gpt-5", "models.1"),
-     ("tasks", "owc-cot", "tasks.1")],
+     ("tasks", "owc-no-such-variant", "tasks.1")],
 )  # fmt: skip
 def test_unknown_name_in_selection(tmp_path, kind, name, index):
     config = demo(tmp_path)
@@ -172,10 +177,10 @@ def test_task_without_protocol(tmp_path):
 def test_unknown_protocol(tmp_path):
     def edit(kind, content):
         if kind == "tasks":
-            content["owc-base"]["protocol"] = "labels"
+            content["owc-base"]["protocol"] = "captioning"
 
     config = demo(tmp_path, edit)
-    expect_error(config, config["registries"]["tasks"], "owc-base.protocol", "'labels'")
+    expect_error(config, config["registries"]["tasks"], "owc-base.protocol", "'captioning'")
 
 
 def test_tiny_model_with_checkpoint(tmp_path):

@@ -114,8 +114,8 @@ def test_undecodable_image_fails_preparation(tmp_path, monkeypatch):
 
 def test_unknown_source_and_generator(tmp_path):
     spec = shapes_spec()
-    spec["source"] = {"kind": "hub"}
-    with pytest.raises(DatasetError, match="unknown source kind 'hub'"):
+    spec["source"] = {"kind": "ftp"}
+    with pytest.raises(DatasetError, match="unknown source kind 'ftp'"):
         prepare_dataset("shapes", spec, tmp_path / "x")
     spec["source"] = {"kind": "synthetic", "generator": "fractals"}
     with pytest.raises(DatasetError, match="unknown synthetic generator 'fractals'"):

@@ -206,7 +206,9 @@ def test_interrupted_run_resumes_with_the_remaining_samples(dataset, tmp_path, s
     assert resumed.prompts == requests["prompt"].tolist()[8:]
 
     reference, _ = run(requests, factory_of(Fake()), tmp_path / "whole" / "out.parquet", dataset)
-    pd.testing.assert_frame_equal(rows, reference)
+    # Timings differ between runs; everything else must be identical.
+    timing = ["wall_share_s"]
+    pd.testing.assert_frame_equal(rows.drop(columns=timing), reference.drop(columns=timing))
 
 
 def test_failed_samples_are_retried_and_successes_are_not(dataset, tmp_path):
@@ -329,7 +331,10 @@ def test_evaluate_writes_predictions_with_metadata(prepared, tmp_path, monkeypat
     assert meta["seed"] == 1234
     assert (meta["dataset"], meta["task"], meta["model"]) == ("shapes", "owc-base", "fake")
     assert meta["samples"] == 12 and meta["errors"] == 0
-    assert meta["throughput"]["images_per_s"] == pytest.approx(2.0)
+    # Throughput comes from the job's own clock around the generate calls, not from the
+    # backend's per-request latency (which overlaps for concurrent backends).
+    shares = frame["wall_share_s"].astype(float)
+    assert meta["throughput"]["images_per_s"] == pytest.approx(len(shares) / shares.sum())
     assert meta["throughput"]["tokens_out_mean"] == pytest.approx(2.0)
     assert {"versions", "git_commit", "python"} <= set(meta["provenance"])
     assert meta["provenance"]["versions"]["pandas"] == pd.__version__

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from classbench.protocols import PROTOCOLS, mcq, open_world, protocol_module
+from classbench.protocols import PROTOCOLS, labels, mcq, open_world, protocol_module
 from classbench.protocols.common import fill
 
 FOCI_TASK = {
@@ -99,9 +99,10 @@ def test_open_world_request_fills_the_noun_and_has_no_options():
 def test_protocol_registry():
     assert protocol_module("open") is open_world
     assert protocol_module("mcq") is mcq
-    assert set(PROTOCOLS) == {"open", "mcq"}
-    with pytest.raises(KeyError, match="unknown protocol 'labels'"):
-        protocol_module("labels")
+    assert protocol_module("labels") is labels
+    assert set(PROTOCOLS) == {"open", "labels", "mcq"}
+    with pytest.raises(KeyError, match="unknown protocol 'captioning'"):
+        protocol_module("captioning")
 
 
 # --- seeded presentation order ---------------------------------------------------------------

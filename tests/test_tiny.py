@@ -15,6 +15,7 @@ from PIL import Image
 from classbench.tiny import (
     CONTRASTIVE_FAMILIES,
     FAMILIES,
+    NLI_FAMILIES,
     TEXT_FAMILIES,
     VLM_FAMILIES,
     build_tiny_model,
@@ -36,8 +37,10 @@ def _images() -> list[Image.Image]:
 
 
 def test_family_lists() -> None:
-    assert set(FAMILIES) == set(VLM_FAMILIES) | set(CONTRASTIVE_FAMILIES) | set(TEXT_FAMILIES)
-    assert len(FAMILIES) == len(set(FAMILIES)) == 12
+    assert set(FAMILIES) == (
+        set(VLM_FAMILIES) | set(CONTRASTIVE_FAMILIES) | set(TEXT_FAMILIES) | set(NLI_FAMILIES)
+    )
+    assert len(FAMILIES) == len(set(FAMILIES)) == 13
 
 
 def test_unknown_family(tmp_path: Path) -> None:

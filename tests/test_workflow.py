@@ -7,6 +7,8 @@ scoring and what depends on it, and a killed inference job resumes from its chun
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import signal
 import subprocess
@@ -25,6 +27,9 @@ pytestmark = pytest.mark.slow
 
 DATASETS = ["shapes", "patterns"]
 GENERATIVE = ["qwen2-vl-tiny", "llava-tiny"]
+GENERATIVE_TASKS = ["owc-base", "owc-tailored", "owc-cot", "labels-k5", "labels-all", "mcq4",
+                    "mcq4-loglik"]  # fmt: skip
+OPEN_TASKS = ["owc-base", "owc-tailored", "owc-cot"]
 ELO_SCOPES = ["all", "group-prototypical", "group-non-prototypical", "dataset-shapes",
               "dataset-patterns"]  # fmt: skip
 
@@ -72,7 +77,7 @@ def test_embeddings_and_options_contract(demo):
 
 def test_predictions_contract(demo):
     for dataset in DATASETS:
-        for task in ("owc-base", "mcq4"):
+        for task in GENERATIVE_TASKS:
             for model in GENERATIVE:
                 path = demo / "results" / "predictions" / dataset / task / f"{model}.parquet"
                 frame = read_parquet(path)
@@ -107,10 +112,46 @@ def test_mcq_prompts_identical_across_models(demo):
     assert len(positions) > 1
 
 
+def test_demo_prompts_of_the_new_task_families(demo):
+    def frame(dataset, task):
+        return read_parquet(
+            demo / "results" / "predictions" / dataset / task / "llava-tiny.parquet"
+        )
+
+    assert set(frame("patterns", "owc-tailored")["prompt"]) == {
+        "What type of texture is in this photo?"
+    }  # fmt: skip
+    assert set(frame("shapes", "owc-cot")["prompt"]) == {
+        "What type of object is in this photo? Think step by step."
+    }  # fmt: skip
+    assert "answer_final" in frame("shapes", "owc-cot").columns
+    k5 = frame("shapes", "labels-k5")
+    for prompt, options, label in zip(k5["prompt"], k5["options"], k5["label"], strict=True):
+        assert len(options) == 5 and label in options
+        assert prompt == ('What type of object is in this photo? Choose one from "'
+                          + ", ".join(options) + '".')  # fmt: skip
+    assert all(len(o) == 6 for o in frame("shapes", "labels-all")["options"])
+    loglik = frame("shapes", "mcq4-loglik")
+    assert set(loglik["answer_mode"]) == {"loglik"}
+    assert all(list(json.loads(raw)) == ["A", "B", "C", "D"] for raw in loglik["raw"])
+    scores = read_parquet(
+        demo / "results" / "scores" / "shapes" / "labels-k5" / "llava-tiny.parquet"
+    )
+    assert set(scores["mapping"]) <= {"exact", "inclusion", "nli", "none"}
+    assert (scores["answer"].notna() == (scores["mapping"] != "none")).all()
+
+
 def test_scores_summary_elo_contract(demo):
+    open_metrics = {"textual_inclusion", "exact_match", "semantic_similarity", "llm_inclusion"}
+    label_metrics = {"accuracy", "textual_inclusion", "parse_failure", "mapping"}
     expected_metrics = {
-        "owc-base": {"textual_inclusion", "exact_match", "semantic_similarity", "llm_inclusion"},
+        "owc-base": open_metrics,
+        "owc-tailored": open_metrics,
+        "owc-cot": open_metrics | {f"{m}_final" for m in open_metrics - {"llm_inclusion"}},
+        "labels-k5": label_metrics,
+        "labels-all": label_metrics,
         "mcq4": {"accuracy", "parse_failure"},
+        "mcq4-loglik": {"accuracy", "parse_failure"},
         "zeroshot": {"accuracy", "accuracy_options"},
     }
     for dataset in DATASETS:
@@ -124,11 +165,13 @@ def test_scores_summary_elo_contract(demo):
     summary = read_parquet(demo / "results" / "summary.parquet")
     assert list(summary.columns) == ["dataset", "group", "task", "model", "metric", "value",
                                      "ci_low", "ci_high", "n", "n_invalid"]  # fmt: skip
-    assert len(summary) == 2 * (2 * 4 + 2 * 2 + 2)
+    # Per dataset: owc-base and owc-tailored 4 metrics, owc-cot 4 + 3 on the final answer, each
+    # label list 3 + macro P/R/F1, mcq4 and mcq4-loglik 2, for 2 models; zeroshot 2 for CLIP.
+    assert len(summary) == 2 * (2 * (4 + 4 + 7 + 6 + 6 + 2 + 2) + 2)
     assert ((summary["ci_low"] <= summary["value"] + 1e-12)
             & (summary["value"] <= summary["ci_high"] + 1e-12)).all()  # fmt: skip
-    for scope in ELO_SCOPES:
-        board = read_parquet(demo / "results" / "elo" / "owc-base" / f"{scope}.parquet")
+    for task, scope in itertools.product(OPEN_TASKS, ELO_SCOPES):
+        board = read_parquet(demo / "results" / "elo" / task / f"{scope}.parquet")
         assert list(board.columns) == ["model", "rating", "ci_low", "ci_high", "games", "wins",
                                        "draws", "losses"]  # fmt: skip
         assert sorted(board["model"]) == sorted(GENERATIVE)
@@ -143,14 +186,15 @@ def test_rerun_does_nothing(demo):
 def test_metric_setting_change_reruns_only_scoring(demo):
     configfile = write_config(demo, "changed.yaml", {"scoring": {"encode_batch_size": 64}})
     plan = planned_jobs(_output(snakemake(demo, "-n", configfile=configfile)))
-    assert plan.get("score") == 10
+    assert plan.get("score") == 30
     assert {"infer", "zeroshot", "judge", "embed", "prepare_dataset", "build_tiny_model",
             "mine_options"}.isdisjoint(plan)  # fmt: skip
     assert set(plan) <= {"score", "summary", "elo", "all"} | _report_rules()
 
 
 def _report_rules() -> set[str]:
-    return {"table", "figure", "report_tables", "report_figures", "cost_table"}
+    # gallery_images is not one: thumbnails depend on the dataset alone.
+    return {"table", "figure", "report_tables", "report_figures", "cost_table", "gallery"}
 
 
 def _output(result: subprocess.CompletedProcess) -> str:
@@ -204,3 +248,77 @@ def test_killed_inference_resumes_from_chunks(tmp_path):
     uninterrupted = read_parquet(fresh / target)
     columns = ["sample_id", "prompt", "raw", "answer", "error", "tokens_in", "tokens_out"]
     pd.testing.assert_frame_equal(resumed[columns], uninterrupted[columns])
+
+
+def _planned_jobs(output: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, wildcards) of every job a dry run plans, from its job blocks."""
+    jobs: list[tuple[str, dict[str, str]]] = []
+    for line in output.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("rule ", "localrule ")) and stripped.endswith(":"):
+            jobs.append((stripped.split()[1].rstrip(":"), {}))
+        elif stripped.startswith("wildcards:") and jobs:
+            pairs = stripped.removeprefix("wildcards:").split(",")
+            jobs[-1][1].update(pair.strip().split("=", 1) for pair in pairs if "=" in pair)
+    return jobs
+
+
+NEW_MODEL = "qwen2.5-vl-tiny"
+
+
+def test_adding_a_model_reruns_only_its_jobs_and_the_report(demo, monkeypatch):
+    """A third VLM added to a finished run: its build, inference, judge and scoring jobs, and
+    the rules that combine models (summary, Elo, tables, figures, galleries); nothing else."""
+    from classbench.config import load_study
+
+    config = yaml.safe_load((demo / "config" / "demo.yaml").read_text())
+    configfile = write_config(demo, "added.yaml", {"models": [*config["models"], NEW_MODEL]})
+    monkeypatch.chdir(demo)  # the registries are named relative to the workflow
+    study = load_study(yaml.safe_load(Path(configfile).read_text()), "workflow/schemas")
+    new_jobs = study.jobs_where(model=NEW_MODEL)
+    assert new_jobs
+
+    planned = _planned_jobs(_output(snakemake(demo, "-n", configfile=configfile)))
+    rules = {rule for rule, _ in planned}
+    assert rules <= {"build_tiny_model", "infer", "judge", "score", "summary", "elo", "all"} | (
+        _report_rules()
+    )
+    for rule, wildcards in planned:
+        if rule in ("build_tiny_model", "infer", "judge", "score"):
+            assert wildcards["model"] == NEW_MODEL, (rule, wildcards)
+
+    def keys(rule: str) -> set[tuple[str, str]]:
+        return {(w["dataset"], w["task"]) for r, w in planned if r == rule}
+
+    expected = {(job.dataset, job.task) for job in new_jobs}
+    judged = {(job.dataset, job.task) for job in new_jobs
+              if "llm_inclusion" in study.tasks[job.task]["metrics"]}  # fmt: skip
+    assert keys("infer") == keys("score") == keys("gallery") == expected
+    assert keys("judge") == judged
+    assert [w["model"] for r, w in planned if r == "build_tiny_model"] == [NEW_MODEL]
+    ranked = {(task, scope) for task in study.elo_tasks for scope in study.elo_scopes(task)}
+    assert {(w["task"], w["scope"]) for r, w in planned if r == "elo"} == ranked
+    assert {"summary", "table", "figure"} <= rules
+
+
+def test_gallery_pages(demo):
+    """One page per dataset x task with every evaluated image, thumbnails beside it, and a
+    standalone copy with the thumbnails embedded for the report."""
+    config = yaml.safe_load((demo / "config" / "demo.yaml").read_text())
+
+    def evaluated(dataset: str, task: str = "*") -> set[str]:
+        paths = (demo / "results" / "predictions" / dataset).glob(f"{task}/*.parquet")
+        return {sid for path in paths for sid in read_parquet(path)["sample_id"]}
+
+    for dataset in DATASETS:
+        root = demo / "results" / "gallery" / dataset
+        # the demo's sets are smaller than report.gallery_limit: every evaluated image shows
+        assert len(list((root / "img").glob("*.jpg"))) == len(evaluated(dataset))
+        for task in config["tasks"]:
+            shown = len(evaluated(dataset, task))
+            page = (root / f"{task}.html").read_text()
+            assert page.count('<article class="sample"') == page.count('src="img/') == shown
+            standalone = (root / f"{task}.standalone.html").read_text()
+            assert standalone.count("data:image/jpeg;base64,") == shown
+    page = (demo / "results" / "gallery" / "shapes" / "mcq4.html").read_text()
+    assert all(model in page for model in GENERATIVE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from classbench.protocols import EMBEDDING_PROTOCOLS
+from classbench.protocols import EMBEDDING_PROTOCOLS, answer_mode_problem
 
 DEFAULT_REGISTRIES = {
     "datasets": "config/datasets.yaml",
@@ -31,6 +32,7 @@ BACKEND_PACKAGES = {
     "hf": "transformers",
     "contrastive": "transformers",
     "text": "transformers",
+    "nli": "transformers",
     "openai": "httpx",
     "vllm": "vllm",
 }
@@ -38,9 +40,20 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "hf": {"batch_size": 8, "dtype": "auto", "image_first": True, "max_pixels": None},
     "contrastive": {"batch_size": 64, "dtype": "auto", "class_template": "an image of a {}"},
     "text": {"batch_size": 16, "dtype": "auto"},
+    "nli": {"batch_size": 32},
 }
+# Task keys read only at scoring (how a label-list answer is mapped onto a candidate): left out of
+# the inference job's parameters, so changing them re-runs scoring, never inference.
+SCORING_ONLY_TASK_KEYS = frozenset({"fallback"})
 REMOTE_BACKENDS = frozenset({"openai"})
+# A model's Slurm request when its registry entry has neither `resources` nor `params_b`.
 DEFAULT_RESOURCES = {"gpus": 1, "mem_mb": 32000, "runtime": 240, "cpus_per_gpu": 8}
+# Memory of one GPU that the size-derived requests assume (A100/H100 80 GB); a cluster with
+# smaller cards sets `resources: {gpus: N}` on the large models.
+GPU_MEMORY_GB = 80
+# Bytes of one weight as loaded: quantization wins over dtype; "auto" loads bf16/fp16.
+QUANTIZED_BYTES = {"8bit": 1.0, "4bit": 0.5}
+DTYPE_BYTES = {"float32": 4.0}
 
 
 class ConfigError(ValueError):
@@ -142,8 +155,18 @@ class Study:
         return spec
 
     def resources(self, model: str) -> dict[str, Any]:
+        """The Slurm request of a model's jobs: ``gpus``, ``mem_mb``, ``runtime`` (minutes),
+        ``cpus_per_gpu`` and an optional ``gpu_model``.
+
+        Keys given in the entry's ``resources`` win; the rest come from its size hint
+        ``params_b`` (see :func:`size_resources`), else from :data:`DEFAULT_RESOURCES`.
+        """
         spec = self.models[model]
         defaults = dict(DEFAULT_RESOURCES)
+        if "params_b" in spec:
+            defaults.update(size_resources(spec["params_b"], weight_bytes(spec)))
+            # vLLM shards the model over exactly tensor_parallel_size GPUs.
+            defaults["gpus"] = max(defaults["gpus"], spec.get("tensor_parallel_size", 1))
         if spec["backend"] in REMOTE_BACKENDS:
             # The model runs on a server elsewhere; the job only sends requests.
             defaults.update(gpus=0, mem_mb=4000)
@@ -158,13 +181,26 @@ class Study:
 
     @property
     def built_models(self) -> list[str]:
-        """Models of the study (selected, miner, judge) that are built locally."""
+        """Models of the study (selected, miner, judge, NLI mapper) that are built locally."""
         names = set(self.config["models"])
         if self.config.get("option_miner"):
             names.add(self.config["option_miner"])
         if self.judge_model:
             names.add(self.judge_model)
+        if self.nli_model:
+            names.add(self.nli_model)
         return sorted(name for name in names if "tiny" in self.models[name])
+
+    @property
+    def nli_model(self) -> str | None:
+        """The NLI model that maps label-list answers, when a task of the study falls back to it."""
+        if any(self.tasks[t].get("fallback") == "nli" for t in self.config["tasks"]):
+            return self.config.get("nli_model")
+        return None
+
+    def inference_task_spec(self, task: str) -> dict[str, Any]:
+        """The task's entry without the keys only scoring reads."""
+        return {k: v for k, v in self.tasks[task].items() if k not in SCORING_ONLY_TASK_KEYS}
 
     @property
     def judge_model(self) -> str | None:
@@ -173,6 +209,17 @@ class Study:
         ):
             return self.config["judge"].get("model")
         return None
+
+    @property
+    def parity_pairs(self) -> list[tuple[Job, Job]]:
+        """(candidate, reference) jobs of models that are another model through another backend."""
+        pairs = []
+        for job in self.jobs:
+            reference = self.models[job.model].get("parity_of")
+            match = self.jobs_where(dataset=job.dataset, task=job.task, model=reference or "")
+            if reference and match:
+                pairs.append((job, match[0]))
+        return pairs
 
     @property
     def elo_tasks(self) -> list[str]:
@@ -207,6 +254,33 @@ class Study:
         raise ConfigError(f"unknown Elo scope '{scope}' for task '{task}'")
 
 
+def weight_bytes(spec: Mapping[str, Any]) -> float:
+    """Bytes per parameter of a registry entry's weights as its backend loads them."""
+    quantization = spec.get("quantization")
+    if quantization in QUANTIZED_BYTES:
+        return QUANTIZED_BYTES[quantization]
+    return DTYPE_BYTES.get(spec.get("dtype", "auto"), 2.0)
+
+
+def size_resources(params_b: float, bytes_per_param: float = 2.0) -> dict[str, int]:
+    """A sensible Slurm request for a model of ``params_b`` billion parameters.
+
+    2B -> 1 GPU, 16 GB, 132 min; 7B -> 1 GPU, 18 GB, 162 min; 34B -> 2 GPUs, 85 GB, 324 min;
+    72B -> 4 GPUs, 180 GB, 552 min (bf16, 80 GB GPUs).
+    """
+    weights_gb = params_b * bytes_per_param
+    # The weights plus ~30% for activations, image tokens and the KV cache of one batch.
+    gpus = max(1, math.ceil(weights_gb * 1.3 / GPU_MEMORY_GB))
+    # Round up to a power of two: tensor parallelism splits the attention heads evenly.
+    gpus = 1 << (gpus - 1).bit_length()
+    # Host memory: shards are staged in RAM while loading; never below a typical per-GPU share.
+    mem_mb = max(16_000, math.ceil(weights_gb * 1.25) * 1000)
+    # Generation time grows about linearly with size. The limit is a guess for a large dataset;
+    # a job killed by it is retried by the profile and resumes from its checkpoint chunks.
+    runtime = min(24 * 60, 120 + math.ceil(6 * params_b))
+    return {"gpus": gpus, "mem_mb": mem_mb, "runtime": runtime}
+
+
 def slug(text: str) -> str:
     return text.replace(" ", "_")
 
@@ -225,6 +299,7 @@ def load_study(config: Mapping[str, Any], schema_dir: str | os.PathLike) -> Stud
     study = Study(config, loaded["datasets"], loaded["models"], loaded["tasks"])
     _cross_check(study, registries)
     study.jobs = _plan_jobs(study)
+    _check_jobs(study, registries)
     return study
 
 
@@ -270,13 +345,30 @@ def _cross_check(study: Study, registries: Mapping[str, str]) -> None:
             raise ConfigError(
                 f"config: option_miner: task '{task}' (tasks.{index}) needs mined options"
             )
+    needs_nli = [t for t in config["tasks"] if study.tasks[t].get("fallback") == "nli"]
+    nli = config.get("nli_model")
+    if needs_nli and nli is None:
+        raise ConfigError(
+            f"config: nli_model: task '{needs_nli[0]}' maps answers with fallback: nli, but no "
+            "NLI model is named"
+        )
+    if needs_nli and study.models.get(nli, {}).get("backend") != "nli":
+        raise ConfigError(f"config: nli_model: '{nli}' is not an nli model")
     for task in config["elo"].get("tasks") or []:
         if task not in config["tasks"]:
             raise ConfigError(f"config: elo.tasks: '{task}' is not one of the study's tasks")
+    for name, spec in study.models.items():
+        reference = spec.get("parity_of")
+        if reference is not None and reference not in study.models:
+            raise ConfigError(
+                f"{registries['models']}: {name}.parity_of: unknown model '{reference}'"
+            )
     for name in config["models"]:
         backend = study.models[name]["backend"]
         if backend == "text":
             raise ConfigError(f"config: models: '{name}' is a text model; name it as judge.model")
+        if backend == "nli":
+            raise ConfigError(f"config: models: '{name}' is an NLI model; name it as nli_model")
         _check_backend_installed(name, backend, registries["models"])
 
 
@@ -289,6 +381,32 @@ def _check_backend_installed(model: str, backend: str, source: str) -> None:
             f"{source}: {model}.backend: '{backend}' needs the Python package '{package}', "
             "which is not installed"
         )
+
+
+def class_count(spec: Mapping[str, Any]) -> int | None:
+    """A dataset's number of classes as its registry entry states it (None if unstated)."""
+    if "classes" in spec:
+        return len(spec["classes"])
+    return spec.get("expected", {}).get("classes")
+
+
+def _check_jobs(study: Study, registries: Mapping[str, str]) -> None:
+    """Combinations that cannot run: stop before any job starts, naming the exclusion to add."""
+    for job in study.jobs:
+        task, model = study.tasks[job.task], study.models[job.model]
+        problem = answer_mode_problem(task, model)
+        if problem:
+            raise ConfigError(
+                f"{registries['tasks']}: {job.task}.answer_mode: model '{job.model}': {problem} "
+                f"(or exclude {{task: {job.task}, model: {job.model}}})"
+            )
+        n_classes = class_count(study.datasets[job.dataset])
+        if task["protocol"] == "mcq" and n_classes is not None and task["k"] > n_classes:
+            raise ConfigError(
+                f"{registries['tasks']}: {job.task}.k: {task['k']} options but dataset "
+                f"'{job.dataset}' has {n_classes} classes; exclude "
+                f"{{task: {job.task}, dataset: {job.dataset}}}"
+            )
 
 
 def _compatible(study: Study, task: str, model: str) -> bool:

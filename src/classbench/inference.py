@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from classbench.backends.base import Generation, GenerativeBackend
 from classbench.images import ImageLoadError, load_image
-from classbench.io import read_parquet, write_json, write_parquet
+from classbench.io import missing, read_parquet, write_json, write_parquet
 
 CHUNK_COLUMNS = [
     "sample_id",
@@ -94,14 +94,32 @@ def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
         yield frame.iloc[start : start + size]
 
 
+def clean_text(text: str | None) -> str | None:
+    """Text that can be stored: lone surrogates and other unencodable code points become "?".
+
+    Backends decode model bytes leniently, but a server or a tokenizer can still hand back a
+    string that is not valid UTF-8; it must be recorded, not crash the chunk write.
+    """
+    if text is None:
+        return None
+    return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
 def generate_chunk(
     backend: GenerativeBackend,
     chunk: pd.DataFrame,
     images: list[Image.Image | ImageLoadError],
     max_new_tokens: int,
     constrained: bool,
+    loglik: bool = False,
 ) -> pd.DataFrame:
-    """Answer one chunk; unreadable images and failed generations become per-sample errors."""
+    """Answer one chunk; unreadable images and failed generations become per-sample errors.
+
+    ``constrained`` passes each sample's choices (its ``choices`` column when the requests have
+    one, else its ``options``) to the backend; ``loglik`` scores them with the backend's
+    ``score_options`` instead of generating, and the raw answer is the JSON object
+    ``{choice: log-likelihood}`` in presentation order.
+    """
     results: list[Generation] = [Generation(text=None)] * len(chunk)
     ready = [i for i, image in enumerate(images) if not isinstance(image, ImageLoadError)]
     for i, image in enumerate(images):
@@ -110,15 +128,24 @@ def generate_chunk(
     share = None
     answered = set(ready)
     if ready:
-        options = chunk["options"].tolist()
+        column = "choices" if "choices" in chunk.columns else "options"
+        options = [None if missing(c) else list(c) for c in chunk[column]]
         started = time.perf_counter()
         try:
-            generated = backend.generate(
-                [images[i] for i in ready],
-                [chunk["prompt"].iloc[i] for i in ready],
-                max_new_tokens=max_new_tokens,
-                choices=[options[i] for i in ready] if constrained else None,
-            )
+            if loglik:
+                generated = _score_choices(
+                    backend,
+                    [images[i] for i in ready],
+                    [chunk["prompt"].iloc[i] for i in ready],
+                    [options[i] for i in ready],
+                )
+            else:
+                generated = backend.generate(
+                    [images[i] for i in ready],
+                    [chunk["prompt"].iloc[i] for i in ready],
+                    max_new_tokens=max_new_tokens,
+                    choices=[options[i] for i in ready] if constrained else None,
+                )
         except (
             Exception
         ) as err:  # a backend-wide failure still must not lose the chunk's bookkeeping
@@ -131,8 +158,8 @@ def generate_chunk(
         {
             "sample_id": chunk["sample_id"].to_numpy(),
             "prompt": chunk["prompt"].to_numpy(),
-            "raw": [g.text for g in results],
-            "error": [g.error for g in results],
+            "raw": [clean_text(g.text) for g in results],
+            "error": [clean_text(g.error) for g in results],
             "tokens_in": pd.array([g.tokens_in for g in results], dtype="Int64"),
             "tokens_out": pd.array([g.tokens_out for g in results], dtype="Int64"),
             "latency_s": pd.array([g.latency_s for g in results], dtype="Float64"),
@@ -141,6 +168,23 @@ def generate_chunk(
             ),
         }
     )
+
+
+def _score_choices(
+    backend: Any, images: list[Image.Image], prompts: list[str], choices: list[list[str]]
+) -> list[Generation]:
+    """Log-likelihood answers: ``{choice: sum of token log-probs}`` as JSON, one per sample."""
+    started = time.perf_counter()
+    scores = backend.score_options(images, prompts, choices)
+    latency = (time.perf_counter() - started) / max(len(prompts), 1)
+    return [
+        Generation(
+            text=json.dumps(dict(zip(sample_choices, map(float, sample_scores), strict=True))),
+            tokens_out=0,
+            latency_s=latency,
+        )
+        for sample_choices, sample_scores in zip(choices, scores, strict=True)
+    ]
 
 
 def run_inference(
@@ -155,6 +199,7 @@ def run_inference(
     max_pixels: int | None = None,
     image_workers: int = 4,
     constrained: bool = False,
+    loglik: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Answer every request, resuming from the chunks of an earlier attempt with the same ``key``.
 
@@ -199,7 +244,9 @@ def run_inference(
                 images = upcoming.result()
                 if index + 1 < len(chunks):
                     upcoming = prefetch(chunks[index + 1])
-                rows = generate_chunk(backend, chunk, images, max_new_tokens, constrained)
+                rows = generate_chunk(
+                    backend, chunk, images, max_new_tokens, constrained, loglik=loglik
+                )
                 name = f"chunk-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
                 write_parquet(rows, directory / name)
                 progress.update(len(chunk))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +78,15 @@ def write_text(text: str, path: str | os.PathLike) -> Path:
         if tmp.exists():
             tmp.unlink()
     return target
+
+
+def missing(value: Any) -> bool:
+    """True for None, NaN and pd.NA: pandas 3 stores a missing string as NaN, not None."""
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float) and value != value
+
+
+def as_objects(series: pd.Series | Sequence[Any]) -> list[Any]:
+    """The column as a list with every missing value as None."""
+    return [None if missing(value) else value for value in series]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from classbench.io import as_objects
 from classbench.judge import LMMS_OWC_QUESTION, LLMJudge
 
 
@@ -47,7 +48,7 @@ def judge_predictions(
             batch_size=batch_size,
             max_new_tokens=max_new_tokens,
         )
-        answers = ["" if a is None else str(a) for a in subset["answer"]]
+        answers = ["" if a is None else str(a) for a in as_objects(subset["answer"])]
         raw, scores = judge.inclusion(questions, answers, subset["label"].astype(str).tolist())
         info["judge"] = judge.info()
         judge.close()

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from classbench.io import missing
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from spacy.language import Language
@@ -59,7 +61,7 @@ def textual_inclusion(predictions: Sequence[str | None], references: Sequence[st
     _check_lengths(predictions, references)
     return np.array(
         [
-            np.nan if pred is None else float(ref.lower().strip() in pred.lower().strip())
+            np.nan if missing(pred) else float(ref.lower().strip() in pred.lower().strip())
             for pred, ref in zip(predictions, references, strict=True)
         ],
         dtype=np.float64,
@@ -88,7 +90,7 @@ def exact_match(
 
     return np.array(
         [
-            np.nan if pred is None else float(normalise(pred.strip()) == normalise(ref))
+            np.nan if missing(pred) else float(normalise(pred.strip()) == normalise(ref))
             for pred, ref in zip(predictions, references, strict=True)
         ],
         dtype=np.float64,
@@ -164,14 +166,14 @@ def semantic_similarity(
 ) -> np.ndarray:
     """lmms-owc SS: ``cos(e(pred), e(ref))`` with e = mean-pooled, L2-normalised MiniLM."""
     _check_lengths(predictions, references)
-    missing = np.array([pred is None for pred in predictions], dtype=bool)
-    texts = [pred or "" for pred in predictions] + list(references)
+    absent = np.array([missing(pred) for pred in predictions], dtype=bool)
+    texts = ["" if missing(pred) else pred for pred in predictions] + list(references)
     embeddings, index = encode_unique(texts, encoder, batch_size)
     n = len(predictions)
     if n == 0:
         return np.zeros(0, dtype=np.float64)
     scores = _row_cosines(embeddings, index[:n], index[n:])
-    scores[missing] = np.nan
+    scores[absent] = np.nan
     return scores
 
 
@@ -273,10 +275,9 @@ def concept_similarity_details(
     """
     _check_lengths(predictions, references)
     n = len(predictions)
-    missing = np.array([pred is None for pred in predictions], dtype=bool)
-    concepts = extract_concepts_batch(
-        [pred or "" for pred in predictions], nlp, include_text=True, batch_size=batch_size
-    )
+    absent = np.array([missing(pred) for pred in predictions], dtype=bool)
+    texts = ["" if missing(pred) else pred for pred in predictions]
+    concepts = extract_concepts_batch(texts, nlp, include_text=True, batch_size=batch_size)
     counts = np.array([len(c) for c in concepts], dtype=np.int64)
     flat = [concept for sample in concepts for concept in sample]
     embeddings, index = encode_unique([*flat, *references], encoder, batch_size)
@@ -288,7 +289,7 @@ def concept_similarity_details(
     # Every sample has at least one concept (the whole text), so the segments are non-empty.
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     scores = np.maximum.reduceat(flat_sims, offsets)
-    scores[missing] = np.nan
+    scores[absent] = np.nan
     similarities = np.split(flat_sims, np.cumsum(counts)[:-1])
     return scores, concepts, similarities
 
@@ -314,7 +315,7 @@ def accuracy(y_true: Sequence[Hashable], y_pred: Sequence[Hashable | None]) -> n
     """1.0 where the predicted label equals the true one; ``None`` (unparsed) is never correct."""
     _check_lengths(y_pred, y_true)
     return np.array(
-        [pred is not None and pred == true for true, pred in zip(y_true, y_pred, strict=True)],
+        [not missing(pred) and pred == true for true, pred in zip(y_true, y_pred, strict=True)],
         dtype=np.float64,
     )
 
@@ -336,7 +337,7 @@ def macro_prf(
     codes: dict[Hashable, int] = {}
     true = np.array([codes.setdefault(label, len(codes)) for label in y_true], dtype=np.int64)
     pred = np.array(
-        [-1 if label is None else codes.setdefault(label, len(codes)) for label in y_pred],
+        [-1 if missing(label) else codes.setdefault(label, len(codes)) for label in y_pred],
         dtype=np.int64,
     )
     n_labels = len(codes)

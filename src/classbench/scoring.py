@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from classbench import metrics as M
+from classbench.io import as_objects
+from classbench.mapping import map_answers
 
 # Metrics computed from the whole set of answers rather than per sample (summary handles them).
 AGGREGATE_METRICS = frozenset({"macro_prf"})
@@ -30,26 +32,61 @@ def score_predictions(
     encoder_loader: Callable[[], Any] | None = None,
     nlp_loader: Callable[[], Any] | None = None,
     judge: pd.DataFrame | None = None,
+    nli_loader: Callable[[], Any] | None = None,
 ) -> pd.DataFrame:
-    """Score every sample of ``predictions`` with the task's metrics."""
+    """Score every sample of ``predictions`` with the task's metrics.
+
+    Label-list answers are first mapped onto one candidate (:func:`classbench.mapping.map_answers`,
+    with the task's ``fallback``; ``nli_loader`` gives the NLI pipeline): the scores' ``answer``
+    and ``mapping`` columns hold the result, which the closed metrics (accuracy, parse failure,
+    macro P/R/F1) read, while the text metrics (textual inclusion, VLMClassifier's rule) read
+    the raw answer.
+    """
     settings = settings or {}
     valid = predictions["error"].isna().to_numpy()
     labels = predictions["label"].astype(str).tolist()
+    answer_values = {
+        column: as_objects(predictions[column])
+        for column in ("answer", "answer_final")
+        if column in predictions.columns
+    }
+    text_override = None
+    mapping = None
+    if task.get("protocol") == "labels":
+        raws = [
+            raw if ok else None
+            for ok, raw in zip(valid, as_objects(predictions["raw"]), strict=True)
+        ]
+        mapped = map_answers(
+            raws,
+            as_objects(predictions["options"]),
+            fallback=task.get("fallback", "none"),
+            nli_loader=nli_loader,
+            encoder_loader=encoder_loader,
+            encode_batch_size=int(settings.get("encode_batch_size", 256)),
+        )
+        answer_values["answer"] = as_objects(mapped["answer"])
+        mapping = mapped["mapping"].to_numpy()
+        text_override = ["" if raw is None else raw.strip() for raw in raws]
     scores = pd.DataFrame(
         {
             "sample_id": predictions["sample_id"].to_numpy(),
             "label": labels,
-            "answer": predictions["answer"].to_numpy(),
+            "answer": answer_values["answer"],
             "valid": valid,
         }
     )
+    if mapping is not None:
+        scores["mapping"] = mapping
     answer_columns = {"": "answer"}
-    if "answer_final" in predictions.columns:
+    if "answer_final" in answer_values:
         answer_columns["_final"] = "answer_final"
     encoder = None
     for suffix, column in answer_columns.items():
-        answers = predictions[column].tolist()
+        answers = answer_values[column]
         texts = ["" if a is None else str(a) for a in answers]
+        if text_override is not None:
+            texts = text_override
         for metric in task["metrics"]:
             if metric in AGGREGATE_METRICS or (suffix and metric == "llm_inclusion"):
                 continue
@@ -57,9 +94,9 @@ def score_predictions(
                 if encoder_loader is None:
                     raise ValueError(f"metric '{metric}' needs a sentence encoder")
                 encoder = encoder_loader()
-            values = _metric(metric, texts, answers, labels, predictions, encoder, nlp_loader,
-                             judge, settings)  # fmt: skip
-            for name, column_values in values.items():
+            computed = _metric(metric, texts, answers, labels, predictions, encoder, nlp_loader,
+                               judge, settings)  # fmt: skip
+            for name, column_values in computed.items():
                 scores[name + suffix] = np.where(valid, column_values, np.nan)
     return scores
 
@@ -89,10 +126,10 @@ def _metric(
     if metric == "concept_similarity":
         if nlp_loader is None:
             raise ValueError("metric 'concept_similarity' needs a spaCy pipeline")
-        values = M.concept_semantic_similarity(
+        similarity = M.concept_semantic_similarity(
             texts, labels, encoder, nlp_loader(), batch_size=batch_size
         )
-        return {metric: values}
+        return {metric: similarity}
     if metric == "llm_inclusion":
         if judge is None:
             raise ValueError("metric 'llm_inclusion' needs the judge's verdicts")
@@ -103,6 +140,6 @@ def _metric(
     if metric == "parse_failure":
         return {metric: np.array([a is None for a in answers], dtype=np.float64)}
     if metric == "accuracy_options":
-        restricted = predictions["answer_options"].tolist()
+        restricted = as_objects(predictions["answer_options"])
         return {metric: M.accuracy(labels, restricted)}
     raise ValueError(f"unknown metric '{metric}'")

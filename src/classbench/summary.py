@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from classbench.io import as_objects
 from classbench.metrics import macro_prf
 from classbench.seeding import rng_for
 from classbench.stats import bootstrap_ci
@@ -15,7 +16,9 @@ from classbench.stats import bootstrap_ci
 SUMMARY_COLUMNS = [
     "dataset", "group", "task", "model", "metric", "value", "ci_low", "ci_high", "n", "n_invalid",
 ]  # fmt: skip
-_NOT_METRICS = {"sample_id", "label", "answer", "valid"}
+# Per-sample columns of a scores file that are not metrics (``mapping``: how a label-list answer
+# was mapped onto a candidate).
+_NOT_METRICS = {"sample_id", "label", "answer", "valid", "mapping"}
 
 
 def summarise_scores(
@@ -59,7 +62,7 @@ def _macro_rows(valid_scores, dataset, group, task, model, n_invalid, n_resample
                 seed) -> list[dict[str, Any]]:  # fmt: skip
     """Macro P/R/F1 with a bootstrap over samples (the statistic is not a mean of samples)."""
     truth = valid_scores["label"].tolist()
-    answers = [None if a is None or a != a else a for a in valid_scores["answer"].tolist()]
+    answers = as_objects(valid_scores["answer"])
     point = macro_prf(truth, answers)
     n = len(truth)
     names = ("macro_precision", "macro_recall", "macro_f1")

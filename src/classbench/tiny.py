@@ -8,6 +8,7 @@ the real config / processor / model classes with tiny sizes, and saves everythin
 - VLMs: ``AutoProcessor`` + ``AutoModelForImageTextToText``
 - CLIP / SigLIP: ``AutoProcessor`` + ``AutoModel``
 - the judge: ``AutoTokenizer`` + ``AutoModelForCausalLM``
+- the NLI label mapper: ``AutoTokenizer`` + ``AutoModelForSequenceClassification``
 
 The same family and seed always give the same tokenizer and the same weights. Outputs are
 gibberish by design; what matters is that the whole code path (chat template, image placeholder
@@ -36,7 +37,8 @@ VLM_FAMILIES: tuple[str, ...] = (
 )
 CONTRASTIVE_FAMILIES: tuple[str, ...] = ("clip", "siglip")
 TEXT_FAMILIES: tuple[str, ...] = ("qwen2_judge",)
-FAMILIES: tuple[str, ...] = VLM_FAMILIES + CONTRASTIVE_FAMILIES + TEXT_FAMILIES
+NLI_FAMILIES: tuple[str, ...] = ("bart_nli",)
+FAMILIES: tuple[str, ...] = VLM_FAMILIES + CONTRASTIVE_FAMILIES + TEXT_FAMILIES + NLI_FAMILIES
 
 # Fixed training text: class-name-like words (shapes, colours, animals, objects), option letters
 # and digits, so that decoding random ids gives varied, readable-ish fragments.
@@ -730,6 +732,51 @@ def _qwen2_judge() -> _Built:
     return _finish(tf.Qwen2ForCausalLM(config), tok), tok
 
 
+def _bart_nli() -> _Built:
+    """A BART sequence classifier with MNLI's three labels, for the zero-shot NLI pipeline.
+
+    The pair encoding is RoBERTa's ``<s> A </s></s> B </s>``, as facebook/bart-large-mnli's; the
+    pipeline finds the entailment class by its label name, so ``id2label`` must name it.
+    """
+    import transformers as tf
+    from tokenizers import processors
+
+    tok = _tokenizer(
+        ("<s>", "<pad>", "</s>", "<unk>", "<mask>"),
+        bos="<s>",
+        eos="</s>",
+        pad="<pad>",
+        unk="<unk>",
+        model_max_length=1024,
+    )
+    bos, eos = tok.bos_token_id, tok.eos_token_id
+    # Positional arguments: the ``sep=`` / ``cls=`` keywords raise a TypeError.
+    tok.backend_tokenizer.post_processor = processors.RobertaProcessing(
+        ("</s>", eos), ("<s>", bos), trim_offsets=True, add_prefix_space=False
+    )
+    labels = {0: "contradiction", 1: "neutral", 2: "entailment"}
+    config = tf.BartConfig(
+        vocab_size=len(tok),
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=1024,
+        num_labels=3,
+        id2label=labels,
+        label2id={name: i for i, name in labels.items()},
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=bos,
+        eos_token_id=eos,
+        decoder_start_token_id=eos,
+        forced_bos_token_id=None,
+    )
+    return tf.BartForSequenceClassification(config), tok
+
+
 _BUILDERS: dict[str, Callable[[], _Built]] = {
     "qwen2_vl": lambda: _qwen_vl("qwen2_vl"),
     "qwen2_5_vl": lambda: _qwen_vl("qwen2_5_vl"),
@@ -743,6 +790,7 @@ _BUILDERS: dict[str, Callable[[], _Built]] = {
     "clip": _clip,
     "siglip": _siglip,
     "qwen2_judge": _qwen2_judge,
+    "bart_nli": _bart_nli,
 }
 
 

@@ -18,6 +18,7 @@ config = STUDY.config
 JOBS = STUDY.jobs
 MINER = config.get("option_miner")
 JUDGE = STUDY.judge_model
+NLI = STUDY.nli_model
 PROTOCOLS = {task: STUDY.protocol(task) for task in config["tasks"]}
 
 
@@ -135,7 +136,14 @@ def score_inputs(wildcards):
     inputs = {"predictions": predictions_file(job)}
     if "llm_inclusion" in STUDY.tasks[job.task]["metrics"]:
         inputs["judge"] = judge_file(job)
+    if _maps_with_nli(job.task):
+        inputs.update({f"nli_{k}": v for k, v in _model_inputs(NLI).items()})
     return inputs
+
+
+def _maps_with_nli(task):
+    spec = STUDY.tasks[task]
+    return spec["protocol"] == "labels" and spec.get("fallback") == "nli"
 
 
 def summary_inputs(wildcards):
@@ -147,8 +155,24 @@ def _scope_jobs(task, scope):
     return [job for job in STUDY.jobs_where(task=task) if job.dataset in datasets]
 
 
+def elo_games_file(task, scope):
+    return f"results/elo/{task}/{scope}.games.parquet"
+
+
 def elo_inputs(wildcards):
-    return [scores_file(job) for job in _scope_jobs(wildcards.task, wildcards.scope)]
+    # The LLM-judge criterion rates the judged games; the similarity criterion reads the scores.
+    if config["elo"]["criterion"] == "llm_judge":
+        return {"games": elo_games_file(wildcards.task, wildcards.scope)}
+    jobs = _scope_jobs(wildcards.task, wildcards.scope)
+    return {"scores": [scores_file(job) for job in jobs]}
+
+
+def elo_judge_inputs(wildcards):
+    jobs = _scope_jobs(wildcards.task, wildcards.scope)
+    return {
+        "predictions": [predictions_file(job) for job in jobs],
+        **_model_inputs(JUDGE),
+    }
 
 
 def elo_files():
@@ -159,11 +183,12 @@ def elo_files():
     ]
 
 
-TABLES = table_plan(PROTOCOLS, STUDY.elo_tasks)
+TABLES = table_plan(PROTOCOLS, STUDY.elo_tasks, config["elo"]["criterion"])
 FIGURES = figure_plan(
     PROTOCOLS,
     STUDY.elo_tasks,
     {task: STUDY.tasks[task]["metrics"] for task in PROTOCOLS},
+    config["elo"]["criterion"],
 )
 
 
@@ -201,6 +226,48 @@ def figure_inputs(wildcards):
     return inputs
 
 
+def _gallery_jobs(dataset, task):
+    return [job for job in JOBS if (job.dataset, job.task) == (dataset, task)]
+
+
+def gallery_images_dir(dataset):
+    return f"results/gallery/{dataset}/img"
+
+
+def gallery_inputs(wildcards):
+    jobs = _gallery_jobs(wildcards.dataset, wildcards.task)
+    return {
+        "manifest": dataset_files(wildcards.dataset)["manifest"],
+        "images": gallery_images_dir(wildcards.dataset),
+        "predictions": [predictions_file(job) for job in jobs],
+        "scores": [scores_file(job) for job in jobs],
+    }
+
+
+def gallery_files():
+    pairs = dict.fromkeys((job.dataset, job.task) for job in JOBS)
+    return [f"results/gallery/{dataset}/{task}.html" for dataset, task in pairs]
+
+
+def parity_inputs(wildcards):
+    files = []
+    for candidate, reference in STUDY.parity_pairs:
+        files += [predictions_file(candidate), predictions_file(reference)]
+    return {"summary": "results/summary.parquet", "predictions": files}
+
+
+def parity_params(wildcards):
+    return [
+        {
+            "dataset": candidate.dataset,
+            "task": candidate.task,
+            "model": candidate.model,
+            "reference": reference.model,
+        }
+        for candidate, reference in STUDY.parity_pairs
+    ]
+
+
 # --- params ------------------------------------------------------------------------------------
 def dataset_spec(wildcards):
     return STUDY.datasets[wildcards.dataset]
@@ -216,7 +283,8 @@ def infer_params(wildcards):
         "dataset": job.dataset,
         "dataset_spec": STUDY.datasets[job.dataset],
         "task": job.task,
-        "task_spec": STUDY.tasks[job.task],
+        # Without the keys only scoring reads: changing the label mapping re-runs only scoring.
+        "task_spec": STUDY.inference_task_spec(job.task),
         "model": job.model,
         "model_spec": STUDY.model_spec(job.model),
         "seed": config["seed"],
@@ -234,12 +302,15 @@ def judge_params(wildcards):
 
 def score_params(wildcards):
     job = _job(wildcards)
-    return {
+    params = {
         "task_spec": STUDY.tasks[job.task],
         "scoring": config["scoring"],
         "sentence_encoder": config["sentence_encoder"],
         "spacy_model": config["spacy_model"],
     }
+    if _maps_with_nli(job.task):
+        params["nli_model"] = STUDY.model_spec(NLI)
+    return params
 
 
 def summary_params(wildcards):
@@ -263,10 +334,30 @@ def elo_params(wildcards):
     jobs = _scope_jobs(wildcards.task, wildcards.scope)
     return {
         "jobs": [{"dataset": job.dataset, "model": job.model} for job in jobs],
+        "models": sorted({job.model for job in jobs}),
         "settings": {
             k: v for k, v in config["elo"].items() if k not in ("tasks", "scopes")
         },
         "seed": config["seed"],
+    }
+
+
+# Only what decides which games are played and how the judge answers: changing how games are
+# rated (k, method, rounds) re-rates without asking the judge again.
+ELO_GAME_KEYS = ("criterion", "games", "randomize_order")
+
+
+def elo_judge_params(wildcards):
+    jobs = _scope_jobs(wildcards.task, wildcards.scope)
+    return {
+        "jobs": [{"dataset": job.dataset, "model": job.model} for job in jobs],
+        "settings": {k: config["elo"][k] for k in ELO_GAME_KEYS},
+        "seed": config["seed"],
+        "judge": {
+            "model_spec": STUDY.model_spec(JUDGE),
+            "batch_size": config["judge"]["batch_size"],
+            "max_new_tokens": config["judge"]["max_new_tokens"],
+        },
     }
 
 
@@ -296,6 +387,27 @@ def figure_params(wildcards):
     return params
 
 
+def gallery_images_params(wildcards):
+    # Which images a gallery shows depends only on the dataset, so the thumbnails are made once
+    # per dataset and adding a model or a task does not redo them.
+    return {
+        "limit": STUDY.dataset_limit(wildcards.dataset),
+        "gallery_limit": config["report"]["gallery_limit"],
+        "seed": config["seed"],
+    }
+
+
+def gallery_params(wildcards):
+    jobs = _gallery_jobs(wildcards.dataset, wildcards.task)
+    return {
+        **gallery_images_params(wildcards),
+        "models": [job.model for job in jobs],
+        "protocol": PROTOCOLS[wildcards.task],
+        "generic_similarity": config["report"]["generic_similarity"],
+        "title": config["report"]["title"],
+    }
+
+
 # --- resources ---------------------------------------------------------------------------------
 def resource(key, role="model"):
     """An input function giving the registry resource ``key`` of the job's model."""
@@ -317,8 +429,14 @@ def final_targets():
     return [
         "results/summary.parquet",
         *elo_files(),
+        *(
+            expand("results/tables/parity.{ext}", ext=("csv", "md", "tex"))
+            if STUDY.parity_pairs
+            else []
+        ),
         *expand("results/tables/{table}.{ext}", table=TABLES, ext=("csv", "md", "tex")),
         *expand("results/figures/{figure}.{ext}", figure=FIGURES, ext=("png", "pdf")),
+        *gallery_files(),
     ]
 
 
@@ -328,6 +446,7 @@ wildcard_constraints:
     model=_alternatives(STUDY.models),
     encoder=_alternatives(_models_with({"contrastive"})),
     k=r"\d+",
-    scope=r"all|group-[\w-]+|dataset-[\w.-]+",
+    # never ending in ".games", so {scope}.parquet cannot also match a games file
+    scope=r"(?:all|group-[\w-]+|dataset-[\w.-]+)(?<!\.games)",
     table=_alternatives(TABLES),
     figure=_alternatives(FIGURES),

@@ -3,13 +3,24 @@ localrules:
     build_tiny_model,
 
 
+def prepare_dataset_inputs(wildcards):
+    # A curated class-name file is an input, so editing it re-prepares the dataset. Downloads
+    # (archives, split files) are not: they live in resources/downloads, pinned by sha256, and
+    # gated sets read their token from the environment inside the library, never from params.
+    inputs = dict(prepare_inputs(wildcards))
+    classes_file = STUDY.datasets[wildcards.dataset].get("classes_file")
+    if classes_file:
+        inputs["classes_file"] = classes_file
+    return inputs
+
+
 rule prepare_dataset:
+    input:
+        unpack(prepare_dataset_inputs),
     output:
         manifest="resources/datasets/{dataset}/manifest.parquet",
         classes="resources/datasets/{dataset}/classes.parquet",
         meta="resources/datasets/{dataset}/meta.json",
-    params:
-        spec=dataset_spec,
     log:
         "logs/prepare_dataset/{dataset}.log",
     benchmark:
@@ -19,6 +30,8 @@ rule prepare_dataset:
     resources:
         mem_mb=4000,
         runtime=120,
+    params:
+        spec=dataset_spec,
     script:
         "../scripts/prepare_dataset.py"
 
@@ -26,8 +39,6 @@ rule prepare_dataset:
 rule build_tiny_model:
     output:
         directory("resources/models/{model}"),
-    params:
-        build=build_model_params,
     log:
         "logs/build_tiny_model/{model}.log",
     benchmark:
@@ -37,5 +48,7 @@ rule build_tiny_model:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        build=build_model_params,
     script:
         "../scripts/build_tiny_model.py"

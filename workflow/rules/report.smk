@@ -1,6 +1,9 @@
 localrules:
     table,
     figure,
+    parity,
+    gallery_images,
+    gallery,
 
 
 rule table:
@@ -52,3 +55,77 @@ rule figure:
         figure=figure_params,
     script:
         "../scripts/figure.py"
+
+
+rule gallery_images:
+    input:
+        manifest="resources/datasets/{dataset}/manifest.parquet",
+    output:
+        directory("results/gallery/{dataset}/img"),
+    log:
+        "logs/gallery_images/{dataset}.log",
+    benchmark:
+        "benchmarks/gallery_images/{dataset}.tsv"
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        images=gallery_images_params,
+    script:
+        "../scripts/gallery_images.py"
+
+
+rule gallery:
+    input:
+        unpack(gallery_inputs),
+    output:
+        page="results/gallery/{dataset}/{task}.html",
+        # The report embeds each result as one file, so it gets a copy with the thumbnails
+        # inlined; the page itself links them from img/.
+        standalone=report(
+            "results/gallery/{dataset}/{task}.standalone.html",
+            caption="../report/gallery.rst",
+            category="Gallery",
+            subcategory="{dataset}",
+        ),
+    log:
+        "logs/gallery/{dataset}/{task}.log",
+    benchmark:
+        "benchmarks/gallery/{dataset}/{task}.tsv"
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        gallery=gallery_params,
+    script:
+        "../scripts/gallery.py"
+
+
+rule parity:
+    input:
+        unpack(parity_inputs),
+    output:
+        csv=report(
+            "results/tables/parity.csv",
+            caption="../report/parity.rst",
+            category="Tables",
+        ),
+        md="results/tables/parity.md",
+        tex="results/tables/parity.tex",
+    log:
+        "logs/parity/parity.log",
+    benchmark:
+        "benchmarks/parity/parity.tsv"
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        pairs=parity_params,
+    script:
+        "../scripts/parity.py"

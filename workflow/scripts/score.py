@@ -2,13 +2,15 @@ from functools import cache
 
 from classbench.io import read_metadata, read_parquet, write_parquet
 from classbench.logs import to_log_file
+from classbench.mapping import load_nli_classifier
 from classbench.metrics import load_sentence_encoder, load_spacy
 from classbench.scoring import score_predictions
 
 to_log_file(snakemake.log[0])
 params = snakemake.params.scoring
 predictions = read_parquet(snakemake.input.predictions)
-judge = read_parquet(snakemake.input.judge) if "judge" in snakemake.input else None
+judge_path = snakemake.input.get("judge")
+judge = read_parquet(judge_path) if judge_path else None
 scores = score_predictions(
     predictions,
     params["task_spec"],
@@ -16,6 +18,7 @@ scores = score_predictions(
     encoder_loader=cache(lambda: load_sentence_encoder(params["sentence_encoder"])),
     nlp_loader=cache(lambda: load_spacy(params["spacy_model"])),
     judge=judge,
+    nli_loader=cache(lambda: load_nli_classifier(params["nli_model"])),
 )
 metadata = {"predictions": read_metadata(snakemake.input.predictions), "scoring": params}
 write_parquet(scores, snakemake.output[0], metadata=metadata)

@@ -18,18 +18,26 @@ from classbench.data.manifest import (
     check_counts,
     file_sha256,
 )
+from classbench.data.sources import FETCHERS, REQUIRED_KEYS, curate_classes
 from classbench.data.synthetic import GENERATORS, synthetic_image
 from classbench.images import ImageLoadError, load_image
 from classbench.io import write_json, write_parquet
 
 
-def prepare_dataset(name: str, spec: Mapping[str, Any], out_dir: str | os.PathLike) -> dict:
+def prepare_dataset(
+    name: str,
+    spec: Mapping[str, Any],
+    out_dir: str | os.PathLike,
+    cache_dir: str | os.PathLike | None = None,
+) -> dict:
     """Build dataset ``name`` from its registry ``spec`` into ``out_dir`` and return its meta.
 
     Files are written in a temporary sibling folder, every image is decoded once, the counts
     are checked against ``spec["expected"]``, and only then is the folder moved into place with
     the manifest last, so an interrupted or failed preparation leaves nothing a later rule would
-    take for a dataset.
+    take for a dataset. Downloads (archives, split files, hub caches) go to ``cache_dir``, by
+    default ``downloads/`` next to the datasets folder (``resources/downloads``); they are kept
+    across runs and failures, the staging folder never is.
     """
     target = Path(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -37,14 +45,33 @@ def prepare_dataset(name: str, spec: Mapping[str, Any], out_dir: str | os.PathLi
     try:
         source = spec["source"]
         kind = source["kind"]
-        if kind != "synthetic":
+        provenance = None
+        if kind == "synthetic":
+            manifest, classes = _build_synthetic(name, spec, staging)
+        elif kind in FETCHERS:
+            missing = [key for key in REQUIRED_KEYS[kind] if key not in source]
+            if missing:
+                raise DatasetError(
+                    f"dataset '{name}': source kind '{kind}' needs {', '.join(missing)}"
+                )
+            cache = Path(cache_dir) if cache_dir is not None else default_cache_dir(target)
+            manifest, source_names = FETCHERS[kind](name, dict(spec), staging, cache)
+            provenance = manifest.attrs.pop("provenance", None)
+            manifest.attrs.clear()
+            classes = curate_classes(name, spec, source_names)
+            manifest = manifest.assign(label=[classes[i] for i in manifest["label_idx"]])
+        else:
             raise DatasetError(f"dataset '{name}': unknown source kind '{kind}'")
-        manifest, classes = _build_synthetic(name, spec, staging)
-        meta = _verify_and_describe(name, spec, staging, manifest, classes)
+        meta = _verify_and_describe(name, spec, staging, manifest, classes, provenance)
         _publish(staging, target)
         return meta
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def default_cache_dir(out_dir: str | os.PathLike) -> Path:
+    """``resources/downloads`` for ``resources/datasets/<name>``: the download cache."""
+    return Path(out_dir).absolute().parent.parent / "downloads"
 
 
 def _build_synthetic(
@@ -79,6 +106,7 @@ def _verify_and_describe(
     root: Path,
     manifest: pd.DataFrame,
     classes: list[str],
+    provenance: dict | None = None,
 ) -> dict:
     check_counts(name, manifest, classes, spec.get("expected"))
     if manifest["sample_id"].duplicated().any():
@@ -92,9 +120,7 @@ def _verify_and_describe(
             raise DatasetError(f"dataset '{name}': image {relative} is unreadable: {err}") from err
         checksums[relative] = file_sha256(path)
     files = DatasetFiles(root)
-    write_parquet(
-        pd.DataFrame({"label_idx": range(len(classes)), "label": classes}), files.classes
-    )
+    write_parquet(pd.DataFrame({"label_idx": range(len(classes)), "label": classes}), files.classes)
     meta = {
         "name": name,
         "source": dict(spec["source"]),
@@ -105,6 +131,14 @@ def _verify_and_describe(
         "counts": {"images": len(manifest), "classes": len(classes)},
         "checksums": checksums,
     }
+    if spec.get("classes_file"):
+        meta["classes_file"] = {
+            "path": str(spec["classes_file"]),
+            "sha256": file_sha256(spec["classes_file"]),
+        }
+    if provenance:
+        # Where the bytes came from (archive and split-file digests, loader fingerprints).
+        meta["provenance"] = provenance
     write_json(meta, files.meta)
     write_parquet(manifest, root / ".manifest.parquet")
     return meta

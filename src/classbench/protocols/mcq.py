@@ -105,6 +105,20 @@ def build_requests(
     )
 
 
+def answer_choices(options: Sequence[str], task: Mapping[str, Any]) -> list[str]:
+    """What a constrained decoder may emit, or log-likelihood scoring scores: the letters, or the
+    option texts with ``loglik_target: text``."""
+    if task.get("answer_mode") == "loglik" and task.get("loglik_target", "letter") == "text":
+        return list(options)
+    return list(letters_for(len(options)))
+
+
+def choice_text(index: int, options: Sequence[str], task: Mapping[str, Any]) -> str:
+    """The answer text equivalent to choosing option ``index``: its letter, which every parser
+    reads."""
+    return letters_for(len(options))[index]
+
+
 def parse(raw: str | None, options: list[str] | None, task: Mapping[str, Any]) -> dict[str, Any]:
     """Map the model's text to one option with the task's parser (``foci`` or ``robust``)."""
     if options is None:

@@ -6,6 +6,7 @@ knows every output name before any job runs; each table and figure is one small 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,20 @@ _OPEN_FIGURE_METRICS = ("textual_inclusion", "llm_inclusion", "semantic_similari
                         "concept_similarity")  # fmt: skip
 
 
-def table_plan(protocols: Mapping[str, str], elo_tasks: Sequence[str]) -> dict[str, dict]:
-    """Table name -> spec (kind, caption) for a study."""
+# plot_group_bars clusters by dataset when groups would compare nothing or combine nothing
+_BAR_CLUSTERS = "granularity group (per dataset when there is one group, or one dataset per group)"
+_ELO_CRITERIA = {
+    "semantic_similarity": "semantic-similarity criterion",
+    "llm_judge": "LLM-judge criterion",
+}
+
+
+def table_plan(
+    protocols: Mapping[str, str],
+    elo_tasks: Sequence[str],
+    elo_criterion: str = "semantic_similarity",
+) -> dict[str, dict]:
+    """Table name -> spec (kind, caption) for a study; ``elo_criterion`` decides Elo games."""
     used = set(protocols.values())
     plan: dict[str, dict[str, Any]] = {}
     if "open" in used:
@@ -45,8 +58,8 @@ def table_plan(protocols: Mapping[str, str], elo_tasks: Sequence[str]) -> dict[s
         plan["elo"] = {
             "kind": "elo",
             "tasks": list(elo_tasks),
-            "caption": "Elo leaderboard over all datasets (lmms-owc games; semantic-similarity "
-            "criterion), with 95% bootstrap intervals.",
+            "caption": "Elo leaderboard over all datasets (lmms-owc games; "
+            f"{_ELO_CRITERIA.get(elo_criterion, elo_criterion)}), with 95% bootstrap intervals.",
         }
     plan["cost"] = {
         "kind": "cost",
@@ -60,10 +73,12 @@ def figure_plan(
     protocols: Mapping[str, str],
     elo_tasks: Sequence[str],
     metrics: Mapping[str, Sequence[str]] | None = None,
+    elo_criterion: str = "semantic_similarity",
 ) -> dict[str, dict]:
     """Figure name -> spec (kind, arguments, caption) for a study.
 
-    ``metrics`` (task -> its metrics) limits the open-world figures to metrics some task computes.
+    ``metrics`` (task -> its metrics) limits the open-world figures to metrics some task computes;
+    ``elo_criterion`` is named in the Elo captions.
     """
     plan: dict[str, dict[str, Any]] = {}
     open_tasks = [t for t, p in protocols.items() if p == "open"]
@@ -74,13 +89,14 @@ def figure_plan(
     for metric in [m for m in _OPEN_FIGURE_METRICS if m in computed]:
         plan[f"open_{metric}"] = {
             "kind": "group_bars", "metric": metric, "tasks": open_tasks,
-            "caption": f"Open world: {metric.replace('_', ' ')} per granularity group and model "
-            "(95% bootstrap intervals).",
+            "caption": f"Open world: {tables.METRIC_NAMES.get(metric, metric)} per "
+            f"{_BAR_CLUSTERS} and model (95% bootstrap intervals).",
         }  # fmt: skip
     if mcq_tasks:
         plan["mcq_accuracy"] = {
             "kind": "group_bars", "metric": "accuracy", "tasks": mcq_tasks,
-            "caption": "Multiple choice: accuracy per group and model (95% intervals).",
+            "caption": f"Multiple choice: accuracy per {_BAR_CLUSTERS} and model "
+            "(95% bootstrap intervals).",
         }  # fmt: skip
         plan["mcq_letter_bias"] = {
             "kind": "letter_bias", "tasks": mcq_tasks,
@@ -107,7 +123,8 @@ def figure_plan(
     for task in elo_tasks:
         plan[f"elo_{task}"] = {
             "kind": "elo", "task": task,
-            "caption": f"Elo ratings on {task} over all datasets, with 95% intervals.",
+            "caption": f"Elo ratings on {task} over all datasets (lmms-owc games; "
+            f"{_ELO_CRITERIA.get(elo_criterion, elo_criterion)}), with 95% intervals.",
         }  # fmt: skip
     return plan
 
@@ -178,7 +195,10 @@ def make_figure(
     if kind == "open_vs_closed":
         return figures.plot_open_vs_closed(summary, spec["open_task"], spec["closed_task"], stem)
     if kind == "accuracy_vs_k":
-        task_k = {task: int(task.rsplit("k", 1)[-1]) for task in spec["tasks"]}
+        # K is the last number of the task name (labels-k20); a task listing every class
+        # (labels-all) has no single K across datasets and stays out of the sweep.
+        numbers = {task: re.findall(r"\d+", task) for task in spec["tasks"]}
+        task_k = {task: int(found[-1]) for task, found in numbers.items() if found}
         return figures.plot_accuracy_vs_k(summary, task_k, stem)
     if kind == "elo":
         board = (elo or {}).get(spec["task"], pd.DataFrame())

@@ -160,6 +160,19 @@ def _grouped_bars(
             edgecolor="white" if not hatches.get(name) else "0.25",
             linewidth=0.5,
         )
+        zero = np.isclose(v, 0.0)
+        if zero.any():
+            # A zero-height bar is invisible, and would read as missing data: draw it as a
+            # dash in the series colour on the baseline.
+            ax.hlines(
+                np.zeros(zero.sum()),
+                pos[zero] - width * 0.46,
+                pos[zero] + width * 0.46,
+                colors=[colors[name]],
+                linewidth=2.5,
+                clip_on=False,
+                zorder=3,
+            )
         ok = ~np.isnan(v)
         if ok.any():
             ax.errorbar(
@@ -263,6 +276,9 @@ def plot_group_bars(
         )
         if data["value"].min() >= 0:
             axes[0].set_ylim(bottom=0)
+        if not (data["value"].abs() > 0).any():
+            # all zero: autoscaling would give a meaningless 0-0.05 % axis
+            axes[0].set_ylim(0, 100)
         if title:
             fig.suptitle(title)
         _legend(fig, [handles[m] for m in models], models)
@@ -496,8 +512,10 @@ def plot_open_vs_closed(
                 capsize=2,
                 markersize=5,
             )
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(lo, hi)
+        # a little room below the lower bound, so a point at 0 % is not cut in half by the axes
+        pad = 0.02 * (hi - lo)
+        ax.set_xlim(lo - pad, hi)
+        ax.set_ylim(lo - pad, hi)
         ax.set_aspect("equal")
         ax.set_xlabel(f"{closed_task}: {_metric_label(closed_metric)}")
         ax.set_ylabel(f"{open_task}: {_metric_label(open_metric)}")
@@ -522,7 +540,8 @@ def plot_letter_bias(
     cols = letters + (["n/a"] if "n/a" in set(data["chosen_letter"]) else [])
     models = sorted(set(data["model"]), key=str)
     panel = 0.6 + (0.3 if len(cols) <= 8 else 0.14) * len(cols)
-    max_cols = max(1, min(3, int((DOUBLE - 0.7) // panel)))
+    # + 1e-9: 6.3 / 2.1 is 2.999… in floating point, which would drop a panel that fits
+    max_cols = max(1, min(3, int((DOUBLE - 0.7) / panel + 1e-9)))
     n_rows = math.ceil(len(models) / max_cols)
     n_cols = math.ceil(len(models) / n_rows)
     annotate = len(cols) <= 8

@@ -51,6 +51,7 @@ STATS = (VALUE, CI_LOW, CI_HIGH)
 ALL = "all"
 AVG = "Avg"
 PARSE_FAILURE = "parse_failure"
+FINAL_SUFFIX = " (final answer)"
 
 GROUP_ORDER = ("prototypical", "non-prototypical", "fine-grained", "very fine-grained")
 OPEN_METRICS = ("textual_inclusion", "llm_inclusion", "semantic_similarity", "concept_similarity")
@@ -245,8 +246,18 @@ def open_world_table(
     metrics: Sequence[str] = OPEN_METRICS,
     models: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Open-world results: rows (task, model), columns (group, metric) plus ``all`` datasets."""
+    """Open-world results: rows (task, model), columns (group, metric) plus ``all`` datasets.
+
+    A reasoning task scored also on its extracted final answer (metrics suffixed ``_final``) gets
+    a second row block, ``"<task> (final answer)"``, right after its own.
+    """
     tasks = _task_order(protocols, "open")
+    final = summary[summary["task"].isin(tasks) & summary["metric"].str.endswith("_final")].copy()
+    if not final.empty:
+        final["metric"] = final["metric"].str.removesuffix("_final")
+        final["task"] = final["task"] + FINAL_SUFFIX
+        summary = pd.concat([summary, final], ignore_index=True)
+        tasks = [name for task in tasks for name in (task, task + FINAL_SUFFIX)]
     data = summary[summary["task"].isin(tasks) & summary["metric"].isin(metrics)]
     present = [m for m in metrics if m in set(data["metric"])]
     datasets = dataset_order(data)
@@ -431,7 +442,8 @@ def cost_table(
     order = ["n_samples", "wall_s", "images_per_s", "gpu_hours"]
     numeric = agg[order]
     numeric.columns = pd.MultiIndex.from_tuples([(c, VALUE) for c in order], names=["column", STAT])
-    digits = {"n_samples": 0, "wall_s": 0, "images_per_s": 2, "gpu_hours": 2}
+    # one decimal of wall time: short jobs would otherwise all read "0" or "1" seconds
+    digits = {"n_samples": 0, "wall_s": 1, "images_per_s": 2, "gpu_hours": 2}
     return _finish(numeric, percent=False, digits=digits, best=False)
 
 
@@ -535,6 +547,8 @@ class _Cells:
                     mask = np.asarray(groups == g) & ~np.isnan(rounded)
                     if mask.sum() > 1:  # a lone row is not "best" of anything
                         target = rounded[mask].max() if direction == "max" else rounded[mask].min()
+                        if (rounded[mask] == target).all():
+                            continue  # all tied: nothing stands out, so nothing is bold
                         flags |= mask & (rounded == target)
             self.bold[col] = list(flags)
 
