@@ -20,6 +20,10 @@ include: "workflow/rules/rank.smk"
 include: "workflow/rules/report.smk"
 
 
+onstart:
+    check_backend_packages()
+
+
 rule all:
     default_target: True
     input:

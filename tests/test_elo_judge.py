@@ -210,4 +210,5 @@ def test_llm_judge_criterion_through_the_workflow(tmp_path: Path) -> None:
     # the board needs no scores under llm_judge, so the inclusion judge is not upstream of it
     assert set(rejudged) == {"elo_judge_games", "elo"}
     similarity = plan({"elo": {**base["elo"], "criterion": "semantic_similarity"}})
-    assert set(similarity) == {"elo"}  # rated from the scores, no judge
+    # rated from the scores (not made yet: only the board was asked for), no pairwise judge
+    assert set(similarity) == {"judge", "score", "elo"}

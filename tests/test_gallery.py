@@ -325,3 +325,24 @@ def test_statuses_have_filters(tmp_path: Path) -> None:
     page = _page_fixture(tmp_path)["page"].read_text()
     for key in STATUSES:
         assert f'name="status" value="{key}"' in page
+
+
+def test_cards_of_label_lists_and_reasoning_tasks() -> None:
+    classes = [f"class {i}" for i in range(30)]
+    samples = pd.DataFrame({"sample_id": ["a", "b"], "label": ["class 3", "class 4"]})
+    predictions = pd.DataFrame(
+        {"sample_id": ["a", "b"], "label": ["class 3", "class 4"], "prompt": "Which?",
+         "raw": ["It is class 3.", "Let me think. <answer>class 9</answer>"],
+         "answer": ["class 3", "class 9"], "answer_final": [None, "class 9"],
+         "options": [classes, classes[:4]], "error": None}
+    )  # fmt: skip
+    scores = pd.DataFrame(
+        {"sample_id": ["a", "b"], "valid": True, "accuracy": [1.0, 0.0],
+         "textual_inclusion_final": [np.nan, 0.0]}
+    )  # fmt: skip
+    page = render_gallery(samples, [GalleryModel("m", predictions, scores)], dataset="d",
+                          task="labels-all", protocol="labels")  # fmt: skip
+    assert "30 candidate labels" in page  # not 30 list items
+    assert page.count("<li ") == 4  # the four options of b are listed
+    assert "final answer" in page and "none found" in page
+    assert "TI (final) <b>0</b>" in page

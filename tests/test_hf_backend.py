@@ -223,3 +223,22 @@ def test_score_options(fresh):
         for b, s in zip(row_b, row_s, strict=True):
             assert b < 0 and math.isfinite(b)
             assert b == pytest.approx(s, abs=1e-4)
+
+
+def test_prompt_template_replaces_the_chat_template(tmp_path):
+    """A plain template (for checkpoints without a chat template) reproduces the chat route
+    when it spells the same text, and {image} becomes the processor's image token."""
+    from classbench.backends.hf import HFBackend
+    from classbench.tiny import build_tiny_model
+
+    model = build_tiny_model("llava", tmp_path / "llava", seed=0)
+    chat = HFBackend({"checkpoint": str(model), "batch_size": 2})
+    plain = HFBackend(
+        {"checkpoint": str(model), "batch_size": 2, "prompt_template": "{image}|{prompt}|"}
+    )
+    rendered = plain.render_prompt("What is it?")
+    assert rendered == f"{plain.processor.image_token}|What is it?|"
+    assert chat.render_prompt("What is it?") != rendered
+    images = [Image.new("RGB", (60, 40), "red"), Image.new("RGB", (40, 60), "blue")]
+    answers = plain.generate(images, ["a", "bb"], max_new_tokens=3)
+    assert all(a.error is None and a.tokens_out == 3 for a in answers)

@@ -31,11 +31,12 @@ import pytest
 import yaml
 from workflow_helpers import make_workdir, write_config
 
+from classbench.config import DEFAULT_RESOURCES, Study
 from classbench.io import read_metadata, read_parquet
 
 SLURM_BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel",
                   "srun", "sinfo")  # fmt: skip
-GPU_RULES = {"infer", "judge", "embed"}
+GPU_RULES = {"infer", "judge", "embed", "elo_judge_games"}
 # Rules that must never reach Slurm: downloads, model builds, tables and figures.
 LOCAL_RULES = {"prepare_dataset", "build_tiny_model", "table", "figure"}
 # The flags a user of a cluster without accounting adds; the rest (partition) is site-specific.
@@ -146,8 +147,9 @@ def _free_ports(count: int) -> list[int]:
 def _real_memory_mb() -> int:
     with open("/proc/meminfo") as handle:
         total_kb = int(next(line for line in handle if line.startswith("MemTotal")).split()[1])
-    # slurmd refuses a node that claims more memory than it has; leave room for the system.
-    return int(total_kb / 1024 * 0.8)
+    # Without cgroups Slurm only books memory, it does not enforce it, and `config_overrides`
+    # lets the node claim more than it has: enough for two 8 GB scoring jobs on a small machine.
+    return max(int(total_kb / 1024 * 0.8), 16_384)
 
 
 def _slurm_conf(root: Path, host: str, ports: list[int]) -> str:
@@ -380,6 +382,7 @@ def _rule(job: dict[str, str]) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.slurm
 def test_inference_jobs_request_the_gpu_and_succeed(slurm, slurm_run):
     by_rule: dict[str, list[dict[str, str]]] = {}
     for job in slurm_run.jobs.values():
@@ -400,7 +403,7 @@ def test_inference_jobs_request_the_gpu_and_succeed(slurm, slurm_run):
             assert "gpu" not in job.get("TresPerJob", ""), (rule, job)
             assert job["JobState"] == "COMPLETED", (rule, job)
     assert not LOCAL_RULES & set(by_rule), "a local rule was submitted to Slurm"
-    for rule in LOCAL_RULES - {"table", "figure"}:
+    for rule in LOCAL_RULES:
         assert f"localrule {rule}:" in slurm_run.output
 
     # The job saw what Slurm granted: the node, its job id and the fake GPU as device 0.
@@ -416,6 +419,7 @@ def test_inference_jobs_request_the_gpu_and_succeed(slurm, slurm_run):
 
 
 @pytest.mark.slow
+@pytest.mark.slurm
 def test_cancelled_inference_resumes_from_chunks(slurm_run):
     """`scancel` half way; the profile's retry resumes from the finished chunks."""
     assert slurm_run.jobs[slurm_run.cancelled]["JobState"] == "CANCELLED"
@@ -430,6 +434,7 @@ def test_cancelled_inference_resumes_from_chunks(slurm_run):
 
 
 @pytest.mark.slow
+@pytest.mark.slurm
 def test_second_run_submits_nothing(slurm, slurm_run):
     before = set(slurm.jobs())
     result = subprocess.run(
@@ -484,7 +489,13 @@ def test_dry_run_requests_gpus_for_gpu_rules_scaled_by_size(tmp_path):
         "tasks": ["owc-base", "mcq4", "zeroshot"], "option_miner": "siglip-so400m",
         "judge": {"model": "qwen2.5-7b-judge", "question": "task"},
     })  # fmt: skip
+    # A machine without Slurm: no Slurm command on PATH, no SLURM_* variables.
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    for tool in ("sh", "which"):
+        (bare / tool).symlink_to(shutil.which(tool))
     env = {key: value for key, value in os.environ.items() if not key.startswith("SLURM_")}
+    env["PATH"] = str(bare)
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--configfile", configfile,
          "--profile", "profiles/slurm", "--default-resources", "slurm_partition=gpu"],
@@ -511,3 +522,31 @@ def test_dry_run_requests_gpus_for_gpu_rules_scaled_by_size(tmp_path):
     small, large = infer["qwen2-vl-2b"], infer["qwen2-vl-72b"]
     assert small["gpu"] == 1 and large["gpu"] == 4
     assert large["mem_mb"] > small["mem_mb"] and large["runtime"] > small["runtime"]
+
+
+def test_registry_size_hint_sets_the_request():
+    """`params_b` scales GPUs, memory and runtime; explicit `resources` keys win."""
+    hub = {"backend": "hf", "checkpoint": "org/model"}
+    models = {
+        "small": {**hub, "params_b": 2},
+        "large": {**hub, "params_b": 72},
+        "large-4bit": {**hub, "params_b": 72, "quantization": "4bit"},
+        "pinned": {**hub, "params_b": 72, "resources": {"gpus": 8, "gpu_model": "a100"}},
+        "sharded": {"backend": "vllm", "checkpoint": "org/model", "params_b": 7,
+                    "tensor_parallel_size": 2},
+        "served": {"backend": "openai", "checkpoint": "org/model", "params_b": 72},
+        "unsized": dict(hub),
+    }  # fmt: skip
+    study = Study(config={}, datasets={}, models=models, tasks={})
+    small, large = study.resources("small"), study.resources("large")
+    assert (small["gpus"], large["gpus"]) == (1, 4)
+    assert large["mem_mb"] > small["mem_mb"] >= 16000
+    assert large["runtime"] > small["runtime"]
+    assert small["cpus_per_gpu"] == large["cpus_per_gpu"] == DEFAULT_RESOURCES["cpus_per_gpu"]
+    assert study.resources("large-4bit")["gpus"] == 1
+    assert study.resources("large-4bit")["mem_mb"] < large["mem_mb"]
+    pinned = study.resources("pinned")
+    assert (pinned["gpus"], pinned["gpu_model"], pinned["mem_mb"]) == (8, "a100", large["mem_mb"])
+    assert study.resources("sharded")["gpus"] == 2
+    assert study.resources("served")["gpus"] == 0
+    assert study.resources("unsized") == DEFAULT_RESOURCES

@@ -137,6 +137,7 @@ class Study:
     models: dict[str, dict[str, Any]]
     tasks: dict[str, dict[str, Any]]
     jobs: list[Job] = field(default_factory=list)
+    _index: dict[tuple, list[Job]] = field(default_factory=dict, repr=False)
 
     # --- lookups -----------------------------------------------------------------------------
     def protocol(self, task: str) -> str:
@@ -177,7 +178,18 @@ class Study:
         return limits[dataset] if dataset in limits else self.config.get("limit")
 
     def jobs_where(self, **match: str) -> list[Job]:
-        return [job for job in self.jobs if all(getattr(job, k) == v for k, v in match.items())]
+        """Jobs whose fields equal ``match``; indexed, since workflows ask this per job."""
+        key = tuple(sorted(match.items()))
+        if key not in self._index:
+            self._index[key] = [
+                job for job in self.jobs if all(getattr(job, k) == v for k, v in match.items())
+            ]
+        return self._index[key]
+
+    def job(self, dataset: str, task: str, model: str) -> Job | None:
+        if ("triples",) not in self._index:
+            self._index[("triples",)] = {(j.dataset, j.task, j.model): j for j in self.jobs}
+        return self._index[("triples",)].get((dataset, task, model))
 
     @property
     def built_models(self) -> list[str]:
@@ -209,6 +221,11 @@ class Study:
         ):
             return self.config["judge"].get("model")
         return None
+
+    def check_packages(self, source: str = "config/models.yaml") -> None:
+        """Raise :class:`ConfigError` when a selected model's backend package is missing."""
+        for name in self.config["models"]:
+            _check_backend_installed(name, self.backend(name), source)
 
     @property
     def parity_pairs(self) -> list[tuple[Job, Job]]:
@@ -285,8 +302,14 @@ def slug(text: str) -> str:
     return text.replace(" ", "_")
 
 
-def load_study(config: Mapping[str, Any], schema_dir: str | os.PathLike) -> Study:
-    """Validate ``config`` and its registries against the schemas in ``schema_dir``."""
+def load_study(
+    config: Mapping[str, Any], schema_dir: str | os.PathLike, *, check_packages: bool = True
+) -> Study:
+    """Validate ``config`` and its registries against the schemas in ``schema_dir``.
+
+    ``check_packages`` also requires each selected model's backend package to be importable
+    here; turn it off where jobs run in other environments (``--sdm conda``) or for a dry run.
+    """
     schema_dir = Path(schema_dir)
     config = copy.deepcopy(dict(config))
     validate(config, load_yaml(schema_dir / "config.schema.yaml"), "config")
@@ -297,13 +320,13 @@ def load_study(config: Mapping[str, Any], schema_dir: str | os.PathLike) -> Stud
         validate(content, load_yaml(schema_dir / f"{kind}.schema.yaml"), path)
         loaded[kind] = content
     study = Study(config, loaded["datasets"], loaded["models"], loaded["tasks"])
-    _cross_check(study, registries)
+    _cross_check(study, registries, check_packages)
     study.jobs = _plan_jobs(study)
     _check_jobs(study, registries)
     return study
 
 
-def _cross_check(study: Study, registries: Mapping[str, str]) -> None:
+def _cross_check(study: Study, registries: Mapping[str, str], check_packages: bool) -> None:
     config = study.config
     for kind in ("datasets", "models", "tasks"):
         registry = getattr(study, kind)
@@ -363,13 +386,21 @@ def _cross_check(study: Study, registries: Mapping[str, str]) -> None:
             raise ConfigError(
                 f"{registries['models']}: {name}.parity_of: unknown model '{reference}'"
             )
+    for index, name in enumerate(config["models"]):
+        spec = study.models[name]
+        if spec.get("support") == "unsupported":
+            raise ConfigError(
+                f"config: models.{index}: '{name}' cannot be evaluated yet: "
+                f"{spec.get('support_note', 'marked unsupported in the registry').strip()}"
+            )
     for name in config["models"]:
         backend = study.models[name]["backend"]
         if backend == "text":
             raise ConfigError(f"config: models: '{name}' is a text model; name it as judge.model")
         if backend == "nli":
             raise ConfigError(f"config: models: '{name}' is an NLI model; name it as nli_model")
-        _check_backend_installed(name, backend, registries["models"])
+        if check_packages:
+            _check_backend_installed(name, backend, registries["models"])
 
 
 def _check_backend_installed(model: str, backend: str, source: str) -> None:

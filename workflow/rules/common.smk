@@ -10,9 +10,22 @@ from classbench.config import (
 from classbench.report.build import figure_plan, table_plan
 
 try:
-    STUDY = load_study(config, f"{workflow.basedir}/workflow/schemas")
+    STUDY = load_study(config, f"{workflow.basedir}/workflow/schemas", check_packages=False)
 except ConfigError as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
+
+
+
+def check_backend_packages():
+    """Before the first job (never in a dry run): the selected models' backend packages must be
+    importable where the jobs run, unless the jobs bring their own conda environments."""
+    if workflow.deployment_settings.deployment_method:
+        return
+    try:
+        STUDY.check_packages()
+    except ConfigError as error:
+        raise WorkflowError(f"Invalid configuration: {error}") from None
+
 
 config = STUDY.config
 JOBS = STUDY.jobs
@@ -67,13 +80,9 @@ def judge_file(job):
 
 # --- input functions ---------------------------------------------------------------------------
 def _job(wildcards):
-    for job in JOBS:
-        if (job.dataset, job.task, job.model) == (
-            wildcards.dataset,
-            wildcards.task,
-            wildcards.model,
-        ):
-            return job
+    job = STUDY.job(wildcards.dataset, wildcards.task, wildcards.model)
+    if job is not None:
+        return job
     raise WorkflowError(
         f"({wildcards.dataset}, {wildcards.task}, {wildcards.model}) is not part of the study"
     )

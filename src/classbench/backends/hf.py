@@ -113,6 +113,9 @@ class HFBackend:
         self.max_pixels: int | None = spec.get("max_pixels")
         self.system_prompt: str | None = spec.get("system_prompt")
         self.image_first = bool(spec.get("image_first", True))
+        # Checkpoints without a chat template (BLIP-2, InstructBLIP, Fuyu, PaliGemma) are
+        # prompted with a plain template such as "Question: {prompt} Answer:".
+        self.prompt_template: str | None = spec.get("prompt_template")
         self.attn_implementation: str | None = spec.get("attn_implementation")
         self.quantization: str | None = spec.get("quantization")
         # Greedy unless the spec says otherwise; do_sample is always explicit so that a
@@ -171,7 +174,13 @@ class HFBackend:
     # -- prompts -----------------------------------------------------------------------------
 
     def render_prompt(self, prompt: str) -> str:
-        """The prompt text as the checkpoint's chat template renders it (before image expansion)."""
+        """The prompt text as the checkpoint's chat template (or the spec's ``prompt_template``)
+        renders it, before image expansion."""
+        if self.prompt_template:
+            image_token = getattr(self.processor, "image_token", None) or ""
+            return self.prompt_template.format(
+                prompt=prompt, image=image_token, system=self.system_prompt or ""
+            )
         messages = build_messages(
             prompt, system_prompt=self.system_prompt, image_first=self.image_first
         )

@@ -68,6 +68,8 @@ IMAGE_DIR = "img"
 _CORRECTNESS = ("accuracy", "textual_inclusion", "llm_inclusion", "exact_match")
 # Per-sample score columns that are bookkeeping, not metrics.
 _NOT_SCORES = frozenset({"sample_id", "label", "answer", "valid", "doc"})
+# Longer option lists (label lists over all classes) are summarised, not listed.
+_MAX_OPTIONS = 26
 # Pages and thumbnails are meant to be shared (copied, served): readable by everyone, unlike the
 # private mode of the temporary files they are written through.
 _PUBLIC = 0o644
@@ -230,8 +232,12 @@ def _score_columns(frames: Sequence[pd.DataFrame]) -> list[str]:
 def _options_html(options: object, chosen: object, label: object, lettered: bool) -> str:
     if _missing(options) or isinstance(options, str):
         return ""
+    options = list(options)  # type: ignore[call-overload]
+    if len(options) > _MAX_OPTIONS:
+        # a label list of every class would swamp the card; the truth and answer are shown
+        return f'<span class="muted">{len(options)} candidate labels</span>'
     items = []
-    for i, option in enumerate(list(options)):  # type: ignore[call-overload]
+    for i, option in enumerate(options):
         letter = chr(ord("A") + i) if lettered else ""
         classes = []
         if str(option) == str(label):
@@ -287,6 +293,11 @@ def _card(
         else:
             parsed = f'<pre class="answer">{_e(answer)}</pre>'
         rows.append(f"<dt>{'answer (raw)' if same else 'parsed'}</dt><dd>{parsed}</dd>")
+        final = prediction.get("answer_final")
+        if "answer_final" in prediction:
+            # reasoning tasks: the verdict extracted from the output, scored as *_final
+            shown = _e(final) if not _missing(final) else '<em class="unparsed">none found</em>'
+            rows.append(f"<dt>final answer</dt><dd>{shown}</dd>")
         if protocol in ("mcq", "labels") and not _missing(prediction.get("answer_letter")):
             rows.append(f"<dt>letter</dt><dd>{_e(prediction.get('answer_letter'))}</dd>")
         options_html = _options_html(
@@ -299,7 +310,8 @@ def _card(
         value = _number(scores.get(column))
         if value is None:
             continue
-        name = LABELS.get(column, column)
+        base = column.removesuffix("_final")
+        name = LABELS.get(base, base) + (" (final)" if base != column else "")
         title_attr = f'title="{_e(column)}"'
         cells.append(
             f'<span class="score" {title_attr}>{_e(name)} <b>{_score_text(value)}</b></span>'
@@ -611,6 +623,7 @@ ol.options li.truth.chosen::after { content: " ← chosen ✓"; color: var(--cor
 .scores { display: flex; flex-wrap: wrap; gap: 2px 10px; font-size: 12px; }
 .score b { font-variant-numeric: tabular-nums; }
 .none { color: var(--muted); font-style: italic; margin: 0; }
+.muted { color: var(--muted); font-size: 12.5px; }
 """
 
 # Rows stay visible when at least one card of a shown model carries a checked status; cards of
