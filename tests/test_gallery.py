@@ -338,6 +338,7 @@ def test_cards_of_label_lists_and_reasoning_tasks() -> None:
     )  # fmt: skip
     scores = pd.DataFrame(
         {"sample_id": ["a", "b"], "valid": True, "accuracy": [1.0, 0.0],
+         "answer": ["class 3", "class 2"], "mapping": [None, "nli"],
          "textual_inclusion_final": [np.nan, 0.0]}
     )  # fmt: skip
     page = render_gallery(samples, [GalleryModel("m", predictions, scores)], dataset="d",
@@ -346,3 +347,6 @@ def test_cards_of_label_lists_and_reasoning_tasks() -> None:
     assert page.count("<li ") == 4  # the four options of b are listed
     assert "final answer" in page and "none found" in page
     assert "TI (final) <b>0</b>" in page
+    # b's output was mapped onto a label by the scorer: that is what is shown as chosen
+    assert page.count("scored as") == 1 and "(nli)</span>" in page
+    assert '<li class="chosen">class 2</li>' in page

@@ -192,6 +192,18 @@ def test_metric_setting_change_reruns_only_scoring(demo):
     assert set(plan) <= {"score", "summary", "elo", "all"} | _report_rules()
 
 
+def test_label_fallback_change_reruns_only_scoring(demo):
+    tasks = yaml.safe_load((demo / "config" / "tasks.yaml").read_text())
+    tasks["labels-k5"]["fallback"] = "embedding"
+    (demo / "config" / "tasks-embedding.yaml").write_text(yaml.safe_dump(tasks, sort_keys=False))
+    configfile = write_config(
+        demo, "embedding.yaml", {"registries": {"tasks": "config/tasks-embedding.yaml"}}
+    )
+    plan = planned_jobs(_output(snakemake(demo, "-n", configfile=configfile)))
+    assert plan.get("score") == 4  # labels-k5: 2 datasets x 2 models
+    assert set(plan) <= {"score", "summary", "all"} | _report_rules()
+
+
 def _report_rules() -> set[str]:
     # gallery_images is not one: thumbnails depend on the dataset alone.
     return {"table", "figure", "report_tables", "report_figures", "cost_table", "gallery"}

@@ -160,14 +160,16 @@ class Study:
         ``cpus_per_gpu`` and an optional ``gpu_model``.
 
         Keys given in the entry's ``resources`` win; the rest come from its size hint
-        ``params_b`` (see :func:`size_resources`), else from :data:`DEFAULT_RESOURCES`.
+        ``params_b`` (see :func:`size_resources`), else from :data:`DEFAULT_RESOURCES`. A vllm
+        entry's GPU count is its ``tensor_parallel_size``; a remote (openai) one needs none.
         """
         spec = self.models[model]
         defaults = dict(DEFAULT_RESOURCES)
         if "params_b" in spec:
             defaults.update(size_resources(spec["params_b"], weight_bytes(spec)))
-            # vLLM shards the model over exactly tensor_parallel_size GPUs.
-            defaults["gpus"] = max(defaults["gpus"], spec.get("tensor_parallel_size", 1))
+        if spec["backend"] == "vllm":
+            # The engine uses exactly tensor_parallel_size GPUs (1 when unset): more would idle.
+            defaults["gpus"] = spec.get("tensor_parallel_size", 1)
         if spec["backend"] in REMOTE_BACKENDS:
             # The model runs on a server elsewhere; the job only sends requests.
             defaults.update(gpus=0, mem_mb=4000)
@@ -233,9 +235,10 @@ class Study:
         pairs = []
         for job in self.jobs:
             reference = self.models[job.model].get("parity_of")
-            match = self.jobs_where(dataset=job.dataset, task=job.task, model=reference or "")
-            if reference and match:
-                pairs.append((job, match[0]))
+            # The triple lookup, not jobs_where: a jobs_where key per job would scan all jobs.
+            match = self.job(job.dataset, job.task, reference) if reference else None
+            if match is not None:
+                pairs.append((job, match))
         return pairs
 
     @property

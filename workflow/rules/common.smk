@@ -1,4 +1,5 @@
 # Config, registries and targets. Everything here is plain Python over the validated study.
+import functools
 import re
 
 from classbench.config import (
@@ -10,15 +11,17 @@ from classbench.config import (
 from classbench.report.build import figure_plan, table_plan
 
 try:
-    STUDY = load_study(config, f"{workflow.basedir}/workflow/schemas", check_packages=False)
+    STUDY = load_study(
+        config, f"{workflow.basedir}/workflow/schemas", check_packages=False
+    )
 except ConfigError as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
 
 
-
 def check_backend_packages():
     """Before the first job (never in a dry run): the selected models' backend packages must be
-    importable where the jobs run, unless the jobs bring their own conda environments."""
+    importable where the jobs run, unless the jobs bring their own conda environments.
+    """
     if workflow.deployment_settings.deployment_method:
         return
     try:
@@ -98,7 +101,11 @@ def build_model_params(wildcards):
 
 
 def prepare_inputs(wildcards):
-    return {}
+    # A curated class-name file is an input, so editing it re-prepares the dataset. Downloads
+    # (archives, split files) are not: they live in resources/downloads, pinned by sha256, and
+    # gated sets read their token from the environment inside the library, never from params.
+    classes_file = STUDY.datasets[wildcards.dataset].get("classes_file")
+    return {"classes_file": classes_file} if classes_file else {}
 
 
 def embed_inputs(wildcards):
@@ -235,8 +242,17 @@ def figure_inputs(wildcards):
     return inputs
 
 
+@functools.cache
+def _jobs_by_pair():
+    # One pass over the jobs instead of one per gallery (the full study has ~20k jobs).
+    groups = {}
+    for job in JOBS:
+        groups.setdefault((job.dataset, job.task), []).append(job)
+    return groups
+
+
 def _gallery_jobs(dataset, task):
-    return [job for job in JOBS if (job.dataset, job.task) == (dataset, task)]
+    return _jobs_by_pair().get((dataset, task), [])
 
 
 def gallery_images_dir(dataset):
@@ -278,12 +294,19 @@ def parity_params(wildcards):
 
 
 # --- params ------------------------------------------------------------------------------------
+@functools.cache
+def _model_spec(model):
+    # One deep copy per model rather than one per job; the params of many jobs share it, and
+    # nothing mutates params.
+    return STUDY.model_spec(model)
+
+
 def dataset_spec(wildcards):
     return STUDY.datasets[wildcards.dataset]
 
 
 def encoder_spec(wildcards):
-    return STUDY.model_spec(wildcards.encoder)
+    return _model_spec(wildcards.encoder)
 
 
 def infer_params(wildcards):
@@ -295,7 +318,7 @@ def infer_params(wildcards):
         # Without the keys only scoring reads: changing the label mapping re-runs only scoring.
         "task_spec": STUDY.inference_task_spec(job.task),
         "model": job.model,
-        "model_spec": STUDY.model_spec(job.model),
+        "model_spec": _model_spec(job.model),
         "seed": config["seed"],
         "limit": STUDY.dataset_limit(job.dataset),
     }
@@ -306,7 +329,7 @@ def inference_settings(wildcards):
 
 
 def judge_params(wildcards):
-    return {"model_spec": STUDY.model_spec(JUDGE), **config["judge"]}
+    return {"model_spec": _model_spec(JUDGE), **config["judge"]}
 
 
 def score_params(wildcards):
@@ -318,7 +341,7 @@ def score_params(wildcards):
         "spacy_model": config["spacy_model"],
     }
     if _maps_with_nli(job.task):
-        params["nli_model"] = STUDY.model_spec(NLI)
+        params["nli_model"] = _model_spec(NLI)
     return params
 
 
@@ -363,7 +386,7 @@ def elo_judge_params(wildcards):
         "settings": {k: config["elo"][k] for k in ELO_GAME_KEYS},
         "seed": config["seed"],
         "judge": {
-            "model_spec": STUDY.model_spec(JUDGE),
+            "model_spec": _model_spec(JUDGE),
             "batch_size": config["judge"]["batch_size"],
             "max_new_tokens": config["judge"]["max_new_tokens"],
         },
@@ -392,7 +415,12 @@ def figure_params(wildcards):
     spec = FIGURES[wildcards.figure]
     params = {"spec": spec}
     if spec["kind"] == "letter_bias":
-        params["models"] = [job.model for job in _mcq_jobs(spec["tasks"])]
+        # One panel per model and task: pooling two protocols' letters would blur both.
+        several = len(spec["tasks"]) > 1
+        params["models"] = [
+            f"{job.model}\n{job.task}" if several else job.model
+            for job in _mcq_jobs(spec["tasks"])
+        ]
     return params
 
 
@@ -428,7 +456,7 @@ def resource(key, role="model"):
             model = wildcards.encoder
         else:
             model = wildcards.model
-        return STUDY.resources(model)[key]
+        return STUDY.resources(model).get(key)
 
     return lookup
 

@@ -3,20 +3,9 @@ localrules:
     build_tiny_model,
 
 
-def prepare_dataset_inputs(wildcards):
-    # A curated class-name file is an input, so editing it re-prepares the dataset. Downloads
-    # (archives, split files) are not: they live in resources/downloads, pinned by sha256, and
-    # gated sets read their token from the environment inside the library, never from params.
-    inputs = dict(prepare_inputs(wildcards))
-    classes_file = STUDY.datasets[wildcards.dataset].get("classes_file")
-    if classes_file:
-        inputs["classes_file"] = classes_file
-    return inputs
-
-
 rule prepare_dataset:
     input:
-        unpack(prepare_dataset_inputs),
+        unpack(prepare_inputs),
     output:
         manifest="resources/datasets/{dataset}/manifest.parquet",
         classes="resources/datasets/{dataset}/classes.parquet",

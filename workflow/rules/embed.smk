@@ -12,6 +12,7 @@ rule embed:
         "../../envs/models.yaml"
     resources:
         gpu=resource("gpus", "encoder"),
+        gpu_model=resource("gpu_model", "encoder"),
         mem_mb=resource("mem_mb", "encoder"),
         runtime=resource("runtime", "encoder"),
         cpus_per_gpu=resource("cpus_per_gpu", "encoder"),

@@ -13,6 +13,7 @@ rule infer:
         "../../envs/models.yaml"
     resources:
         gpu=resource("gpus"),
+        gpu_model=resource("gpu_model"),
         mem_mb=resource("mem_mb"),
         runtime=resource("runtime"),
         cpus_per_gpu=resource("cpus_per_gpu"),

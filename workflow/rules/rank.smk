@@ -11,6 +11,7 @@ rule elo_judge_games:
         "../../envs/models.yaml"
     resources:
         gpu=resource("gpus", "judge"),
+        gpu_model=resource("gpu_model", "judge"),
         mem_mb=resource("mem_mb", "judge"),
         runtime=resource("runtime", "judge"),
         cpus_per_gpu=resource("cpus_per_gpu", "judge"),

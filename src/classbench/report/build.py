@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from classbench.report import figures, tables
+from classbench.report import tables
 
 _OPEN_FIGURE_METRICS = ("textual_inclusion", "llm_inclusion", "semantic_similarity",
                         "concept_similarity")  # fmt: skip
@@ -185,6 +185,10 @@ def make_figure(
     elo: Mapping[str, pd.DataFrame] | None = None,
     letters: pd.DataFrame | None = None,
 ) -> list[Path]:
+    # Imported here: matplotlib and seaborn take ~2 s to import, and the workflow imports this
+    # module (for the plans) on every Snakemake invocation.
+    from classbench.report import figures
+
     kind = spec["kind"]
     if kind == "group_bars":
         return figures.plot_group_bars(summary, spec["metric"], stem, tasks=spec["tasks"])

@@ -347,27 +347,38 @@ def plot_accuracy_vs_k(
         handles = {}
         for ax, dataset in zip(axes, datasets, strict=False):
             part = data[data["dataset"] == dataset]
-            for model in models:
+            for i, model in enumerate(models):
                 rows = part[part["model"] == model].sort_values("K")
                 if rows.empty:
                     continue
                 k = rows["K"].to_numpy()
+                value = rows["value"].to_numpy(dtype=float) * 100
+                low = rows["ci_low"].to_numpy(dtype=float) * 100
+                high = rows["ci_high"].to_numpy(dtype=float) * 100
+                if len(ks) == 1:
+                    # One K: no line or band to draw; dodge the models apart (in log space) and
+                    # show each interval as an error bar, so the points do not hide each other.
+                    x = k * 10 ** (0.04 * (i - (len(models) - 1) / 2))
+                    handles[model] = ax.errorbar(
+                        x, value, yerr=_errors(value, low, high), fmt=markers[model],
+                        markersize=5, color=colors[model], elinewidth=1.0, capsize=2,
+                    )  # fmt: skip
+                    continue
                 (handles[model],) = ax.plot(
-                    k,
-                    rows["value"] * 100,
-                    marker=markers[model],
-                    markersize=4,
-                    color=colors[model],
+                    k, value, marker=markers[model], markersize=4, color=colors[model],
                     linewidth=1.4,
-                )
-                ax.fill_between(
-                    k, rows["ci_low"] * 100, rows["ci_high"] * 100, color=colors[model], alpha=0.2
-                )
+                )  # fmt: skip
+                ax.fill_between(k, low, high, color=colors[model], alpha=0.2)
             if chance and metric == "accuracy":
-                grid = np.geomspace(min(ks), max(ks), 50) if len(ks) > 1 else np.array(ks)
-                (handles["chance (1/K)"],) = ax.plot(
-                    grid, 100 / grid, linestyle="--", color="0.45", linewidth=1.0
-                )
+                if len(ks) > 1:
+                    grid = np.geomspace(min(ks), max(ks), 50)
+                    (handles["chance (1/K)"],) = ax.plot(
+                        grid, 100 / grid, linestyle="--", color="0.45", linewidth=1.0
+                    )
+                else:  # a single K: chance is one level, drawn across the panel
+                    handles["chance (1/K)"] = ax.axhline(
+                        100 / ks[0], linestyle="--", color="0.45", linewidth=1.0
+                    )
             ax.set_xscale("log")
             if len(ks) == 1:
                 ax.set_xlim(ks[0] / 2, ks[0] * 2)

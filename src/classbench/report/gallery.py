@@ -296,8 +296,20 @@ def _card(
         final = prediction.get("answer_final")
         if "answer_final" in prediction:
             # reasoning tasks: the verdict extracted from the output, scored as *_final
-            shown = _e(final) if not _missing(final) else '<em class="unparsed">none found</em>'
+            shown = (
+                f'<pre class="answer">{_e(final)}</pre>'
+                if not _missing(final)
+                else '<em class="unparsed">none found</em>'
+            )
             rows.append(f"<dt>final answer</dt><dd>{shown}</dd>")
+        scored = scores.get("answer")
+        if not _missing(scored) and (_missing(answer) or str(scored) != str(answer)):
+            # the scorer mapped the output onto a label (e.g. NLI for label lists): that is
+            # the answer the scores are about
+            how = scores.get("mapping")
+            note = f' <span class="muted">({_e(how)})</span>' if not _missing(how) else ""
+            rows.append(f"<dt>scored as</dt><dd>{_e(scored)}{note}</dd>")
+            answer = scored
         if protocol in ("mcq", "labels") and not _missing(prediction.get("answer_letter")):
             rows.append(f"<dt>letter</dt><dd>{_e(prediction.get('answer_letter'))}</dd>")
         options_html = _options_html(
