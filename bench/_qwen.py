@@ -101,7 +101,7 @@ QWEN2_VL_SIZES: dict[str, dict[str, Any]] = {
     },
 }
 
-# The anchors' pixel budget: 4..256 tokens of 28x28 px per image.
+# The pixel budget of published Qwen2-VL classifier deployments: 4..256 tokens of 28x28 px.
 MIN_PIXELS = 4 * 28 * 28
 MAX_PIXELS = 256 * 28 * 28
 

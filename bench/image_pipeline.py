@@ -81,8 +81,12 @@ class WaitClock:
     """Time the main thread spends in ``Future.result()`` of futures made by patched pools."""
 
     def __init__(self) -> None:
-        self.seconds = 0.0
+        self.waits: list[float] = []
         self.main = threading.main_thread()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.waits)
 
     def pool_class(self) -> type[ThreadPoolExecutor]:
         clock = self
@@ -99,7 +103,7 @@ class WaitClock:
                     try:
                         return plain(timeout)
                     finally:
-                        clock.seconds += time.perf_counter() - start
+                        clock.waits.append(time.perf_counter() - start)
 
                 future.result = result  # type: ignore[method-assign]
                 return future
@@ -109,8 +113,9 @@ class WaitClock:
 
 def run_prefetch(
     requests: Any, factory: Any, root: Path, out: Path, spec: dict, workers: int, chunk: int
-) -> tuple[float, float]:
-    """``run_inference`` as the pipeline calls it; returns (wall s, s blocked on images)."""
+) -> tuple[float, float, float]:
+    """``run_inference`` as the pipeline calls it; returns (wall s, s blocked on images, of
+    which s blocked on the first chunk)."""
     from classbench import inference
 
     clock = WaitClock()
@@ -132,7 +137,7 @@ def run_prefetch(
         wall = time.perf_counter() - start
     finally:
         inference.ThreadPoolExecutor = original  # type: ignore[misc]
-    return wall, clock.seconds
+    return wall, clock.seconds, clock.waits[0] if clock.waits else 0.0
 
 
 def run_sequential(
@@ -165,7 +170,7 @@ def decode_cost(root: Path, paths: list[str], max_pixels: int | None) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--workers", type=int, default=4, help="decode threads (pipeline: 4)")
     parser.add_argument("--chunk-size", type=int, default=64, help="pipeline default: 64")
@@ -226,14 +231,15 @@ def main() -> None:
                     )
                 )
                 sequential.append(run_sequential(requests, backend, root, spec, args.chunk_size))
-            wall, wait = sorted(prefetch)[len(prefetch) // 2]
+            wall, wait, first = sorted(prefetch)[len(prefetch) // 2]
             base_wall, base_wait = sorted(sequential)[len(sequential) // 2]
             share, base_share = wait / wall, base_wait / base_wall
             print(
                 f"{name}: decode+downscale {per_image * 1000:.1f} ms/image (1 thread); "
-                f"prefetch: wall {wall:.1f} s, waiting {wait:.2f} s ({share:.1%}); "
+                f"prefetch: wall {wall:.1f} s, waiting {wait:.2f} s ({share:.1%}; first chunk "
+                f"{first:.2f} s, later chunks {wait - first:.2f} s = {(wait - first) / wall:.1%}); "
                 f"no prefetch: wall {base_wall:.1f} s, decoding {base_wait:.1f} s "
-                f"({base_share:.1%}); runs {[(round(w, 1), round(x, 2)) for w, x in prefetch]}"
+                f"({base_share:.1%}); runs {[(round(w, 1), round(x, 2)) for w, x, _ in prefetch]}"
             )
             rows.append(
                 [

@@ -22,7 +22,9 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from _common import header, table, timed, verdict
@@ -63,13 +65,47 @@ def mcq_prompts(n: int, seed: int = 0) -> list[str]:
     ]
 
 
+def breakdown(backend: Any, images: list[Image.Image], prompts: list[str], new_tokens: int) -> dict:
+    """Seconds in the processor, in prefill (vision tower + prompt, up to the first new token)
+    and in decoding the other tokens, over the backend's own sorted batches."""
+    import torch
+
+    items = sorted(
+        (
+            (backend.prepare_image(image), backend.render_prompt(prompt))
+            for image, prompt in zip(images, prompts, strict=True)
+        ),
+        key=lambda item: (item[0].width * item[0].height, len(item[1])),
+    )
+    size = backend.batch_size
+    seconds = {"processor": 0.0, "prefill": 0.0, "decode": 0.0}
+    settings = {"do_sample": False, "pad_token_id": backend.generation.get("pad_token_id")}
+    for start in range(0, len(items), size):
+        batch = items[start : start + size]
+        t0 = time.perf_counter()
+        inputs = backend._encode([text for _, text in batch], [image for image, _ in batch])
+        t1 = time.perf_counter()
+        with torch.inference_mode():
+            backend.model.generate(**inputs, **settings, max_new_tokens=1)
+            t2 = time.perf_counter()
+            backend.model.generate(**inputs, **settings, max_new_tokens=new_tokens)
+        t3 = time.perf_counter()
+        seconds["processor"] += t1 - t0
+        seconds["prefill"] += t2 - t1
+        seconds["decode"] += (t3 - t2) - (t2 - t1)
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=96)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--repeat", type=int, default=2, help="timings per figure (median)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: all)")
     parser.add_argument("--model-dir", default=None, help="where to build the model (temp dir)")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also split the time into processor/prefill/decode"
+    )
     args = parser.parse_args()
     header("HF backend on CPU: batching")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -77,9 +113,11 @@ def main() -> None:
     from _qwen import build_qwen2_vl
     from transformers.utils import logging as hf_logging
 
+    from classbench.backends import hf
     from classbench.backends.hf import HFBackend
 
     hf_logging.disable_progress_bar()
+    hf.tqdm = lambda iterable, **_: iterable  # no per-batch progress bars in the output
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -137,6 +175,15 @@ def main() -> None:
                         f"{same}/{args.images}",
                     ]
                 )
+        if args.breakdown:
+            for label, (prompts, max_new) in workloads.items():
+                for size, backend in backends.items():
+                    parts = breakdown(backend, images, prompts, max_new)
+                    total = sum(parts.values())
+                    print(
+                        f"breakdown, {label}, batch {size}: "
+                        + ", ".join(f"{k} {v:.2f} s ({v / total:.0%})" for k, v in parts.items())
+                    )
         for backend in backends.values():
             backend.close()
     print(

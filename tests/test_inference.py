@@ -390,3 +390,45 @@ def test_evaluate_multiple_choice_parses_letters_and_keeps_errors_unparsed(
     assert set(rows.loc[errors, "parse_status"]) == {"error"}
     assert read_metadata(other)["errors"] == 1
     assert rows["prompt"].tolist() == first["prompt"].tolist()  # same seed, same prompts
+
+
+def test_answer_to_an_old_prompt_is_never_reused(tmp_path):
+    """A changed prompt whose new attempt fails must not fall back to the old prompt's answer."""
+
+    class Answers:
+        name = "fake"
+
+        def __init__(self, fail: bool) -> None:
+            self.fail = fail
+
+        def generate(self, images, prompts, *, max_new_tokens, choices=None):
+            if self.fail:
+                return [Generation(text=None, error="Boom: down") for _ in prompts]
+            return [Generation(text=f"answer to {p}") for p in prompts]
+
+        def info(self):
+            return {}
+
+        def close(self):
+            pass
+
+    spec = {
+        "source": {"kind": "synthetic", "generator": "shapes", "images_per_class": 1},
+        "classes": ["circle", "ring"],
+        "group": "synthetic",
+    }
+    root = tmp_path / "data"
+    prepare_dataset("d", spec, root)
+    manifest = load_manifest(root)
+    out = tmp_path / "p.parquet"
+
+    def requests(prompt: str) -> pd.DataFrame:
+        return manifest.assign(prompt=prompt, options=None)
+
+    run_inference(requests("OLD"), lambda: Answers(False), out, dataset_root=root, key="k",
+                  max_new_tokens=4)  # fmt: skip
+    rows, stats = run_inference(requests("NEW"), lambda: Answers(True), out, dataset_root=root,
+                                key="k", max_new_tokens=4)  # fmt: skip
+    assert rows["prompt"].eq("NEW").all()
+    assert rows["error"].notna().all() and rows["raw"].isna().all()
+    assert stats["errors"] == len(manifest)

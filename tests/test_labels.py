@@ -735,3 +735,28 @@ def test_import_refuses_a_closed_task_without_options(shapes, tmp_path, capsys):
         ]
     )
     assert status == 2 and "options as presented" in capsys.readouterr().err
+
+
+def test_loglik_label_answers_are_scored_as_chosen_not_remapped():
+    """In log-likelihood mode the raw answer is the scores' JSON: scoring must take the chosen
+    candidate, not map (or substring-match) the JSON, which names every candidate."""
+    import pandas as pd
+
+    from classbench.scoring import score_predictions
+
+    predictions = pd.DataFrame(
+        {
+            "sample_id": ["a", "b"],
+            "label": ["rose", "tulip"],
+            "options": [["rose", "tulip"], ["rose", "tulip"]],
+            "raw": ['{"rose": -1.0, "tulip": -3.0}', '{"rose": -0.5, "tulip": -2.0}'],
+            "answer": ["rose", "rose"],
+            "error": [None, None],
+        }
+    )
+    task = {"protocol": "labels", "answer_mode": "loglik", "fallback": "nli",
+            "metrics": ["accuracy", "textual_inclusion", "parse_failure"]}  # fmt: skip
+    scores = score_predictions(predictions, task)
+    assert scores["mapping"].tolist() == ["loglik", "loglik"]
+    assert scores["accuracy"].tolist() == [1.0, 0.0]
+    assert scores["textual_inclusion"].tolist() == [1.0, 0.0]

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from classbench.tiny import (
+    CLASSIFIER_FAMILIES,
     CONTRASTIVE_FAMILIES,
     FAMILIES,
     NLI_FAMILIES,
@@ -38,9 +39,13 @@ def _images() -> list[Image.Image]:
 
 def test_family_lists() -> None:
     assert set(FAMILIES) == (
-        set(VLM_FAMILIES) | set(CONTRASTIVE_FAMILIES) | set(TEXT_FAMILIES) | set(NLI_FAMILIES)
+        set(VLM_FAMILIES)
+        | set(CONTRASTIVE_FAMILIES)
+        | set(TEXT_FAMILIES)
+        | set(NLI_FAMILIES)
+        | set(CLASSIFIER_FAMILIES)
     )
-    assert len(FAMILIES) == len(set(FAMILIES)) == 13
+    assert len(FAMILIES) == len(set(FAMILIES)) == 15
 
 
 def test_unknown_family(tmp_path: Path) -> None:
@@ -51,7 +56,9 @@ def test_unknown_family(tmp_path: Path) -> None:
 @pytest.mark.parametrize("family", FAMILIES)
 def test_saved_files_are_small(built: dict[str, Path], family: str) -> None:
     files = {p.name: p.stat().st_size for p in built[family].iterdir()}
-    assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(files)
+    # Image classifiers read no text: an image processor instead of a tokenizer.
+    text = "preprocessor_config.json" if family in CLASSIFIER_FAMILIES else "tokenizer.json"
+    assert {"config.json", "model.safetensors", text} <= set(files)
     assert sum(files.values()) < 1_500_000
     assert not [p for p in built[family].parent.iterdir() if p.name.startswith(".")]
 

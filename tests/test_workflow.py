@@ -142,7 +142,9 @@ def test_demo_prompts_of_the_new_task_families(demo):
 
 
 def test_scores_summary_elo_contract(demo):
-    open_metrics = {"textual_inclusion", "exact_match", "semantic_similarity", "llm_inclusion"}
+    thresholds = {f"semantic_similarity@{t}" for t in ("0.5", "0.6", "0.7", "0.8", "0.9", "avg")}
+    open_metrics = {"textual_inclusion", "exact_match", "semantic_similarity", "concept_similarity",
+                    "llm_inclusion"} | thresholds  # fmt: skip
     label_metrics = {"accuracy", "textual_inclusion", "parse_failure", "mapping"}
     expected_metrics = {
         "owc-base": open_metrics,
@@ -165,9 +167,10 @@ def test_scores_summary_elo_contract(demo):
     summary = read_parquet(demo / "results" / "summary.parquet")
     assert list(summary.columns) == ["dataset", "group", "task", "model", "metric", "value",
                                      "ci_low", "ci_high", "n", "n_invalid"]  # fmt: skip
-    # Per dataset: owc-base and owc-tailored 4 metrics, owc-cot 4 + 3 on the final answer, each
-    # label list 3 + macro P/R/F1, mcq4 and mcq4-loglik 2, for 2 models; zeroshot 2 for CLIP.
-    assert len(summary) == 2 * (2 * (4 + 4 + 7 + 6 + 6 + 2 + 2) + 2)
+    # Per dataset: owc-base and owc-tailored 11 metrics (TI, EM, SS, SS@0.5..0.9 and @avg, CS,
+    # LI), owc-cot 11 + 10 on the final answer, each label list 3 + macro P/R/F1, mcq4 and
+    # mcq4-loglik 2, for 2 models; zeroshot 2 for CLIP.
+    assert len(summary) == 2 * (2 * (11 + 11 + 21 + 6 + 6 + 2 + 2) + 2)
     assert ((summary["ci_low"] <= summary["value"] + 1e-12)
             & (summary["value"] <= summary["ci_high"] + 1e-12)).all()  # fmt: skip
     for task, scope in itertools.product(OPEN_TASKS, ELO_SCOPES):

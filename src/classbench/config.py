@@ -20,6 +20,12 @@ import jsonschema
 import yaml
 
 from classbench.protocols import EMBEDDING_PROTOCOLS, answer_mode_problem
+from classbench.supervised import (
+    MAPPING_KEYS,
+    MappingError,
+    declares_imagenet_classes,
+    imagenet_mapping,
+)
 
 DEFAULT_REGISTRIES = {
     "datasets": "config/datasets.yaml",
@@ -28,9 +34,14 @@ DEFAULT_REGISTRIES = {
 }
 GENERATIVE_BACKENDS = frozenset({"hf", "openai", "vllm"})
 EMBEDDING_BACKENDS = frozenset({"contrastive"})
+# Supervised image classifiers (ResNet, ViT): the `supervised` baseline on ImageNet-labelled sets.
+CLASSIFIER_BACKENDS = frozenset({"classifier"})
+# The backends that answer each protocol without generation (the others are generative).
+PROTOCOL_BACKENDS = {"zeroshot": EMBEDDING_BACKENDS, "supervised": CLASSIFIER_BACKENDS}
 BACKEND_PACKAGES = {
     "hf": "transformers",
     "contrastive": "transformers",
+    "classifier": "transformers",
     "text": "transformers",
     "nli": "transformers",
     "openai": "httpx",
@@ -39,12 +50,23 @@ BACKEND_PACKAGES = {
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "hf": {"batch_size": 8, "dtype": "auto", "image_first": True, "max_pixels": None},
     "contrastive": {"batch_size": 64, "dtype": "auto", "class_template": "an image of a {}"},
+    "classifier": {"batch_size": 64, "dtype": "auto"},
     "text": {"batch_size": 16, "dtype": "auto"},
     "nli": {"batch_size": 32},
 }
 # Task keys read only at scoring (how a label-list answer is mapped onto a candidate): left out of
 # the inference job's parameters, so changing them re-runs scoring, never inference.
-SCORING_ONLY_TASK_KEYS = frozenset({"fallback"})
+# Task keys that only scoring reads: changing them must not re-run inference.
+SCORING_ONLY_TASK_KEYS = frozenset({"fallback", "metrics", "description"})
+# Model keys that cannot change an answer (how fast, where, documentation): left out of the
+# params that trigger re-runs and of the resume fingerprint.
+RUN_ONLY_MODEL_KEYS = frozenset(
+    {
+        "description", "resources", "batch_size", "chunk_size", "concurrency", "timeout_s",
+        "max_retries", "backoff_s", "max_backoff_s", "gpu_memory_utilization", "params_b",
+        "support", "support_note", "parity_of",
+    }
+)  # fmt: skip
 REMOTE_BACKENDS = frozenset({"openai"})
 # A model's Slurm request when its registry entry has neither `resources` nor `params_b`.
 DEFAULT_RESOURCES = {"gpus": 1, "mem_mb": 32000, "runtime": 240, "cpus_per_gpu": 8}
@@ -154,6 +176,15 @@ class Study:
         if "tiny" in spec:
             spec["checkpoint"] = f"{models_dir}/{model}"
         return spec
+
+    def dataset_spec(self, dataset: str) -> dict[str, Any]:
+        """The registry entry without its ImageNet mapping, which only the supervised baseline
+        reads: declaring one re-prepares no dataset and re-runs no other job."""
+        return {k: v for k, v in self.datasets[dataset].items() if k not in MAPPING_KEYS}
+
+    def answer_spec(self, model: str) -> dict[str, Any]:
+        """The model's settings that can change an answer (see :data:`RUN_ONLY_MODEL_KEYS`)."""
+        return answer_relevant(self.model_spec(model))
 
     def resources(self, model: str) -> dict[str, Any]:
         """The Slurm request of a model's jobs: ``gpus``, ``mem_mb``, ``runtime`` (minutes),
@@ -301,6 +332,11 @@ def size_resources(params_b: float, bytes_per_param: float = 2.0) -> dict[str, i
     return {"gpus": gpus, "mem_mb": mem_mb, "runtime": runtime}
 
 
+def answer_relevant(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """``spec`` without the keys that cannot change an answer."""
+    return {key: value for key, value in spec.items() if key not in RUN_ONLY_MODEL_KEYS}
+
+
 def slug(text: str) -> str:
     return text.replace(" ", "_")
 
@@ -344,6 +380,11 @@ def _cross_check(study: Study, registries: Mapping[str, str], check_packages: bo
             if name not in getattr(study, f"{kind}s"):
                 raise ConfigError(f"config: exclude.{index}.{kind}: unknown {kind} '{name}'")
     for name, spec in study.datasets.items():
+        if "imagenet_classes" in spec and "imagenet_index_file" in spec:
+            raise ConfigError(
+                f"{registries['datasets']}: {name}: 'imagenet_classes' cannot be combined with "
+                "'imagenet_index_file'"
+            )
         if spec["source"]["kind"] == "synthetic" and "classes" not in spec:
             raise ConfigError(f"{registries['datasets']}: {name}: synthetic sets need 'classes'")
         expected = spec.get("expected", {}).get("classes")
@@ -435,6 +476,11 @@ def _check_jobs(study: Study, registries: Mapping[str, str]) -> None:
                 f"(or exclude {{task: {job.task}, model: {job.model}}})"
             )
         n_classes = class_count(study.datasets[job.dataset])
+        if task["protocol"] == "supervised":
+            try:
+                imagenet_mapping(study.datasets[job.dataset], n_classes)
+            except MappingError as err:
+                raise ConfigError(f"{registries['datasets']}: {job.dataset}: {err}") from None
         if task["protocol"] == "mcq" and n_classes is not None and task["k"] > n_classes:
             raise ConfigError(
                 f"{registries['tasks']}: {job.task}.k: {task['k']} options but dataset "
@@ -443,10 +489,12 @@ def _check_jobs(study: Study, registries: Mapping[str, str]) -> None:
             )
 
 
-def _compatible(study: Study, task: str, model: str) -> bool:
-    backend = study.backend(model)
-    if study.protocol(task) in EMBEDDING_PROTOCOLS:
-        return backend in EMBEDDING_BACKENDS
+def _compatible(study: Study, dataset: str, task: str, model: str) -> bool:
+    backend, protocol = study.backend(model), study.protocol(task)
+    if protocol == "supervised" and not declares_imagenet_classes(study.datasets[dataset]):
+        return False  # a classifier's outputs mean nothing for a dataset without ImageNet labels
+    if protocol in EMBEDDING_PROTOCOLS:
+        return backend in PROTOCOL_BACKENDS[protocol]
     return backend in GENERATIVE_BACKENDS
 
 
@@ -456,7 +504,7 @@ def _plan_jobs(study: Study) -> list[Job]:
     for dataset, task, model in itertools.product(
         config["datasets"], config["tasks"], config["models"]
     ):
-        if not _compatible(study, task, model):
+        if not _compatible(study, dataset, task, model):
             continue
         job = Job(dataset, task, model)
         if any(all(getattr(job, k) == v for k, v in rule.items()) for rule in config["exclude"]):

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from classbench.data import load_classes, load_manifest
+from classbench.data import load_classes, load_manifest, stratified_limit
 from classbench.images import ImageLoadError, load_image
 from classbench.io import read_metadata, read_parquet, write_parquet
 from classbench.options import gt_rank, hardest_distractors
+from classbench.provenance import provenance
 
 
 def embed_dataset(
@@ -133,10 +134,15 @@ def predict_zeroshot(
     options_path: str | os.PathLike,
     out: str | os.PathLike,
     metadata: Mapping[str, Any] | None = None,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    dataset_name: str = "",
 ) -> pd.DataFrame:
     """The encoder's argmax over all classes (``answer``) and over the mined options
     (``answer_options``); images the encoder could not read are errors."""
-    manifest = load_manifest(dataset_root)
+    # The same stratified sample as the generative jobs, so baselines and LMMs see one image set.
+    manifest = stratified_limit(load_manifest(dataset_root), limit, seed, dataset_name)
     images = read_parquet(images_path).set_index("sample_id")
     usable, similarity, classes = similarity_matrix(images_path, classes_path)
     names = classes["label"].to_numpy()
@@ -164,5 +170,14 @@ def predict_zeroshot(
         columns=["sample_id", "label", "options", "raw", "answer", "answer_options", "error"],
     )
     frame.insert(1, "prompt", template)
-    write_parquet(frame, out, metadata={**(metadata or {}), "backend": "contrastive"})
+    info = {
+        **(metadata or {}),
+        "backend": "contrastive",
+        "limit": limit,
+        "samples": len(frame),
+        "errors": int(frame["error"].notna().sum()),
+        "encoder": read_metadata(images_path),
+        "provenance": provenance(),
+    }
+    write_parquet(frame, out, metadata=info)
     return frame

@@ -11,6 +11,7 @@ import pandas as pd
 
 from classbench import __version__
 from classbench.backends.base import BackendError, GenerativeBackend
+from classbench.config import answer_relevant
 from classbench.data import load_classes, load_manifest, stratified_limit
 from classbench.inference import fingerprint, run_inference, throughput
 from classbench.io import as_objects, read_parquet, write_parquet
@@ -22,10 +23,7 @@ PREDICTION_COLUMNS = [
     "answer_mode", "tokens_in", "tokens_out", "latency_s",
 ]  # fmt: skip
 # Settings that cannot change a model's answer; left out of the resume fingerprint.
-_NOT_ANSWER_RELEVANT = {
-    "description", "resources", "batch_size", "chunk_size", "concurrency", "timeout_s",
-    "max_retries", "backoff_s", "max_backoff_s", "gpu_memory_utilization",
-}  # fmt: skip
+
 
 
 def load_backend(spec: Mapping[str, Any]) -> GenerativeBackend:
@@ -158,7 +156,7 @@ def evaluate(
         requests["choices"] = [module.answer_choices(list(o), task) for o in requests["options"]]
         # The same prompt answered another way is another answer: keep the chunks apart.
         parts.append({"answer_mode": mode, "loglik_target": task.get("loglik_target")})
-    answer_spec = {k: v for k, v in model_spec.items() if k not in _NOT_ANSWER_RELEVANT}
+    answer_spec = answer_relevant(model_spec)
     key = fingerprint(answer_spec, task.get("max_new_tokens"), __version__, *parts)
     rows, stats = run_inference(
         requests,

@@ -51,14 +51,19 @@ def chunk_dir(output: str | os.PathLike, key: str) -> Path:
     return output.parent / f"{output.name}.chunks" / key
 
 
-def read_chunks(directory: Path) -> pd.DataFrame:
+def read_chunks(directory: Path, requests: pd.DataFrame | None = None) -> pd.DataFrame:
     """All rows answered so far; for a sample answered twice, a success beats an error and a
-    later chunk beats an earlier one."""
+    later chunk beats an earlier one. With ``requests``, only answers to the requests' current
+    prompts count: an answer to an earlier wording is never taken for an answer to this one."""
     files = sorted(directory.glob("chunk-*.parquet")) if directory.exists() else []
     if not files:
         return pd.DataFrame(columns=CHUNK_COLUMNS)
     frames = [read_parquet(path).assign(_order=i) for i, path in enumerate(files)]
     rows = pd.concat(frames, ignore_index=True)
+    if requests is not None:
+        asked = set(zip(requests["sample_id"], requests["prompt"], strict=True))
+        current = [pair in asked for pair in zip(rows["sample_id"], rows["prompt"], strict=True)]
+        rows = rows[current]
     rows["_ok"] = rows["error"].isna()
     rows = rows.sort_values(["_ok", "_order"]).drop_duplicates("sample_id", keep="last")
     return rows.drop(columns=["_ok", "_order"]).reset_index(drop=True)
@@ -213,7 +218,7 @@ def run_inference(
             if stale.name != key:
                 shutil.rmtree(stale, ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
-    done = read_chunks(directory)
+    done = read_chunks(directory, requests)
     todo = pending_requests(requests, done)
     stats: dict[str, Any] = {
         "reused": len(requests) - len(todo),
@@ -255,7 +260,7 @@ def run_inference(
         stats["wall_s"] = time.perf_counter() - start
     elif (directory / "backend_info.json").exists():
         stats["backend_info"] = json.loads((directory / "backend_info.json").read_text())
-    answered = read_chunks(directory).set_index("sample_id")
+    answered = read_chunks(directory, requests).set_index("sample_id")
     ordered = answered.loc[requests["sample_id"]].reset_index()
     stats["errors"] = int(ordered["error"].notna().sum())
     return ordered, stats

@@ -52,7 +52,13 @@ def score_predictions(
     }
     text_override = None
     mapping = None
-    if task.get("protocol") == "labels":
+    if task.get("protocol") == "labels" and task.get("answer_mode", "generate") == "loglik":
+        # The raw answer is the options' log-likelihoods (JSON); the chosen candidate was
+        # already decided at inference time, so there is nothing to map.
+        chosen = answer_values["answer"]
+        mapping = np.array(["loglik" if a is not None else "none" for a in chosen], dtype=object)
+        text_override = ["" if a is None else str(a) for a in chosen]
+    elif task.get("protocol") == "labels":
         raws = [
             raw if ok else None
             for ok, raw in zip(valid, as_objects(predictions["raw"]), strict=True)

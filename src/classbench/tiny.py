@@ -9,6 +9,8 @@ the real config / processor / model classes with tiny sizes, and saves everythin
 - CLIP / SigLIP: ``AutoProcessor`` + ``AutoModel``
 - the judge: ``AutoTokenizer`` + ``AutoModelForCausalLM``
 - the NLI label mapper: ``AutoTokenizer`` + ``AutoModelForSequenceClassification``
+- supervised image classifiers (ViT, ResNet): ``AutoImageProcessor`` +
+  ``AutoModelForImageClassification``, with an ``id2label`` of ``num_labels`` classes
 
 The same family and seed always give the same tokenizer and the same weights. Outputs are
 gibberish by design; what matters is that the whole code path (chat template, image placeholder
@@ -17,6 +19,7 @@ expansion, batching, generation) is the real one.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -38,7 +41,13 @@ VLM_FAMILIES: tuple[str, ...] = (
 CONTRASTIVE_FAMILIES: tuple[str, ...] = ("clip", "siglip")
 TEXT_FAMILIES: tuple[str, ...] = ("qwen2_judge",)
 NLI_FAMILIES: tuple[str, ...] = ("bart_nli",)
-FAMILIES: tuple[str, ...] = VLM_FAMILIES + CONTRASTIVE_FAMILIES + TEXT_FAMILIES + NLI_FAMILIES
+CLASSIFIER_FAMILIES: tuple[str, ...] = ("vit_classifier", "resnet_classifier")
+FAMILIES: tuple[str, ...] = (
+    VLM_FAMILIES + CONTRASTIVE_FAMILIES + TEXT_FAMILIES + NLI_FAMILIES + CLASSIFIER_FAMILIES
+)
+# A tiny classifier's outputs unless told otherwise: ImageNet-1k's, so output i is ImageNet class
+# i exactly as for microsoft/resnet-50 or google/vit-large-patch16-224.
+CLASSIFIER_LABELS = 1000
 
 # Fixed training text: class-name-like words (shapes, colours, animals, objects), option letters
 # and digits, so that decoding random ids gives varied, readable-ish fragments.
@@ -777,6 +786,43 @@ def _bart_nli() -> _Built:
     return tf.BartForSequenceClassification(config), tok
 
 
+def _id2label(num_labels: int) -> dict[str, Any]:
+    if num_labels < 1:
+        raise ValueError(f"num_labels must be positive, got {num_labels}")
+    names = {i: f"class {i}" for i in range(num_labels)}
+    return {"id2label": names, "label2id": {name: i for i, name in names.items()}}
+
+
+def _vit_classifier(num_labels: int) -> _Built:
+    """A ViT image classifier (ViTForImageClassification, as google/vit-large-patch16-224)."""
+    import transformers as tf
+
+    config = tf.ViTConfig(**_VISION, **_id2label(num_labels))
+    processor = tf.ViTImageProcessor(size={"height": _IMAGE, "width": _IMAGE})
+    return tf.ViTForImageClassification(config), processor
+
+
+def _resnet_classifier(num_labels: int) -> _Built:
+    """A ResNet image classifier with the ConvNeXt image processor, as microsoft/resnet-50."""
+    import transformers as tf
+
+    config = tf.ResNetConfig(
+        embedding_size=16,
+        hidden_sizes=[16, 32],
+        depths=[1, 1],
+        layer_type="basic",
+        **_id2label(num_labels),
+    )
+    # Resize the short side to 56 / 0.875 = 64 px and centre-crop 56 px (resnet-50: 256 -> 224).
+    processor = tf.ConvNextImageProcessor(size={"shortest_edge": _IMAGE}, crop_pct=0.875)
+    return tf.ResNetForImageClassification(config), processor
+
+
+_CLASSIFIER_BUILDERS: dict[str, Callable[[int], _Built]] = {
+    "vit_classifier": _vit_classifier,
+    "resnet_classifier": _resnet_classifier,
+}
+
 _BUILDERS: dict[str, Callable[[], _Built]] = {
     "qwen2_vl": lambda: _qwen_vl("qwen2_vl"),
     "qwen2_5_vl": lambda: _qwen_vl("qwen2_5_vl"),
@@ -794,13 +840,24 @@ _BUILDERS: dict[str, Callable[[], _Built]] = {
 }
 
 
-def build_tiny_model(family: str, out_dir: str | os.PathLike, seed: int = 0) -> Path:
+def build_tiny_model(
+    family: str, out_dir: str | os.PathLike, seed: int = 0, *, num_labels: int | None = None
+) -> Path:
     """Build the tiny model of ``family`` into ``out_dir`` (replacing what is there); return it.
 
     The same family and seed give identical weights. The model is written into a temporary
     sibling directory and renamed into place, so an interrupted build never leaves half a model.
+    ``num_labels`` is a classifier family's number of outputs (default
+    :data:`CLASSIFIER_LABELS`); other families take none.
     """
-    if family not in _BUILDERS:
+    if family in _CLASSIFIER_BUILDERS:
+        labels = CLASSIFIER_LABELS if num_labels is None else num_labels
+        builder: Callable[[], _Built] = functools.partial(_CLASSIFIER_BUILDERS[family], labels)
+    elif family in _BUILDERS:
+        if num_labels is not None:
+            raise ValueError(f"num_labels is for the classifier families, not {family!r}")
+        builder = _BUILDERS[family]
+    else:
         raise ValueError(f"unknown tiny model family {family!r}; expected one of {FAMILIES}")
     import torch
     from transformers.utils import logging as hf_logging
@@ -810,7 +867,7 @@ def build_tiny_model(family: str, out_dir: str | os.PathLike, seed: int = 0) -> 
     # Weight initialisation is the only randomness (tokenizer training is deterministic).
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model, processor = _BUILDERS[family]()
+        model, processor = builder()
     model.eval()
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the model is an ordinary shared artefact

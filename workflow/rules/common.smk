@@ -3,12 +3,14 @@ import functools
 import re
 
 from classbench.config import (
+    CLASSIFIER_BACKENDS,
     EMBEDDING_BACKENDS,
     GENERATIVE_BACKENDS,
     ConfigError,
     load_study,
 )
 from classbench.report.build import figure_plan, table_plan
+from classbench.supervised import MAPPING_KEYS
 
 try:
     STUDY = load_study(
@@ -140,6 +142,18 @@ def zeroshot_inputs(wildcards):
         "manifest": dataset_files(job.dataset)["manifest"],
         **embeddings(job.dataset, job.model),
         "options": options_file(job.dataset, STUDY.tasks[job.task]["k"]),
+    }
+
+
+def classify_inputs(wildcards):
+    job = _job(wildcards)
+    # The index file is an input, so editing a dataset's ImageNet mapping re-runs its jobs.
+    index_file = STUDY.datasets[job.dataset].get("imagenet_index_file")
+    return {
+        "manifest": dataset_files(job.dataset)["manifest"],
+        "classes": dataset_files(job.dataset)["classes"],
+        **({"imagenet_index": index_file} if index_file else {}),
+        **_model_inputs(job.model),
     }
 
 
@@ -296,13 +310,21 @@ def parity_params(wildcards):
 # --- params ------------------------------------------------------------------------------------
 @functools.cache
 def _model_spec(model):
-    # One deep copy per model rather than one per job; the params of many jobs share it, and
-    # nothing mutates params.
-    return STUDY.model_spec(model)
+    # Only the settings that can change an answer: params trigger re-runs, and a batch size or
+    # a Slurm request must not. The jobs read the rest from the registry themselves. One copy
+    # per model rather than per job; nothing mutates params.
+    return STUDY.answer_spec(model)
+
+
+@functools.cache
+def _dataset_spec(dataset):
+    # Without the ImageNet mapping (classify_params passes it to the supervised jobs alone), so
+    # declaring one re-prepares no dataset and re-runs no other job.
+    return STUDY.dataset_spec(dataset)
 
 
 def dataset_spec(wildcards):
-    return STUDY.datasets[wildcards.dataset]
+    return _dataset_spec(wildcards.dataset)
 
 
 def encoder_spec(wildcards):
@@ -313,7 +335,7 @@ def infer_params(wildcards):
     job = _job(wildcards)
     return {
         "dataset": job.dataset,
-        "dataset_spec": STUDY.datasets[job.dataset],
+        "dataset_spec": _dataset_spec(job.dataset),
         "task": job.task,
         # Without the keys only scoring reads: changing the label mapping re-runs only scoring.
         "task_spec": STUDY.inference_task_spec(job.task),
@@ -324,8 +346,10 @@ def infer_params(wildcards):
     }
 
 
-def inference_settings(wildcards):
-    return config["inference"]
+def classify_params(wildcards):
+    # The dataset's ImageNet mapping (imagenet_classes or imagenet_index_file): what it declares.
+    spec = STUDY.datasets[wildcards.dataset]
+    return {key: spec[key] for key in MAPPING_KEYS if key in spec}
 
 
 def judge_params(wildcards):

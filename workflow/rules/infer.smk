@@ -19,7 +19,6 @@ rule infer:
         cpus_per_gpu=resource("cpus_per_gpu"),
     params:
         job=infer_params,
-        inference=inference_settings,
     script:
         "../scripts/infer.py"
 
@@ -44,3 +43,29 @@ rule zeroshot:
         job=infer_params,
     script:
         "../scripts/zeroshot.py"
+
+
+rule classify:
+    input:
+        unpack(classify_inputs),
+    output:
+        "results/predictions/{dataset}/{task}/{model}.parquet",
+    log:
+        "logs/classify/{dataset}/{task}/{model}.log",
+    benchmark:
+        "benchmarks/classify/{dataset}/{task}/{model}.tsv"
+    wildcard_constraints:
+        model=_alternatives(_models_with(CLASSIFIER_BACKENDS)),
+    conda:
+        "../../envs/models.yaml"
+    resources:
+        gpu=resource("gpus"),
+        gpu_model=resource("gpu_model"),
+        mem_mb=resource("mem_mb"),
+        runtime=resource("runtime"),
+        cpus_per_gpu=resource("cpus_per_gpu"),
+    params:
+        job=infer_params,
+        imagenet=classify_params,
+    script:
+        "../scripts/classify.py"

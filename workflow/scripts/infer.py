@@ -1,8 +1,16 @@
+from pathlib import Path
+
+from classbench.config import load_study
 from classbench.evaluate import evaluate
 from classbench.logs import to_log_file
 
 to_log_file(snakemake.log[0])
 job = snakemake.params.job
+# Run-only settings (batch size, chunk size, workers) come from the registry and the config,
+# not from params, so that changing them never re-runs a finished job.
+study = load_study(
+    snakemake.config, Path(snakemake.scriptdir).parent / "schemas", check_packages=False
+)
 evaluate(
     dataset_root=snakemake.input.manifest.rsplit("/", 1)[0],
     dataset_name=job["dataset"],
@@ -10,12 +18,12 @@ evaluate(
     task_name=job["task"],
     task=job["task_spec"],
     model_name=job["model"],
-    model_spec=job["model_spec"],
+    model_spec={**study.model_spec(job["model"]), **job["model_spec"]},
     output=snakemake.output[0],
     seed=job["seed"],
     limit=job["limit"],
     options_path=snakemake.input.get("options"),
-    chunk_size=snakemake.params.inference["chunk_size"],
-    image_workers=snakemake.params.inference["image_workers"],
+    chunk_size=study.config["inference"]["chunk_size"],
+    image_workers=study.config["inference"]["image_workers"],
     workflow_dir=snakemake.scriptdir,
 )

@@ -10,4 +10,7 @@ predict_zeroshot(
     snakemake.input.options,
     snakemake.output[0],
     metadata={key: job[key] for key in ("dataset", "task", "model", "model_spec", "seed")},
+    limit=job["limit"],
+    seed=job["seed"],
+    dataset_name=job["dataset"],
 )

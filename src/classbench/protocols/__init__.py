@@ -14,8 +14,9 @@ from classbench.protocols import labels, mcq, open_world
 
 PROTOCOLS: dict[str, ModuleType] = {"open": open_world, "labels": labels, "mcq": mcq}
 
-# Protocols answered by contrastive encoders from embeddings, with no generation.
-EMBEDDING_PROTOCOLS = frozenset({"zeroshot"})
+# Protocols answered with no generation: ``zeroshot`` by contrastive encoders from embeddings,
+# ``supervised`` by ImageNet classifiers from their logits (classbench.supervised).
+EMBEDDING_PROTOCOLS = frozenset({"zeroshot", "supervised"})
 # Protocols whose answer is one of the presented options: they may be answered by constrained
 # decoding or by log-likelihood (``answer_mode``), and define ``answer_choices`` / ``choice_text``.
 CLOSED_PROTOCOLS = frozenset({"labels", "mcq"})

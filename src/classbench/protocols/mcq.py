@@ -55,7 +55,12 @@ def format_prompt(task: Mapping[str, Any], dataset: Mapping[str, Any], shown: li
         line.format(letter=letter, option=option)
         for letter, option in zip(letters, shown, strict=True)
     )
-    query = fill(task.get("query", FOCI_QUERY), dataset)
+    query = task.get("query", FOCI_QUERY)
+    if "{noun" in query and not (dataset.get("nouns") or dataset.get("noun")):
+        # FOCI asks about the domain ("Which of these flowers ...") where it has one and keeps
+        # the generic question elsewhere (ImageNet and its variants).
+        query = task.get("query_fallback", FOCI_QUERY)
+    query = fill(query, dataset)
     return task.get("template", FOCI_TEMPLATE).format(query=query, choices=choices)
 
 

@@ -54,6 +54,13 @@ def table_plan(
             "caption": "Label-list accuracy and macro precision / recall / F1 per number of "
             "candidate labels K.",
         }
+    if "supervised" in used:
+        plan["supervised"] = {
+            "kind": "supervised",
+            "caption": "Supervised ImageNet classifiers (the label-list thesis's baselines): "
+            "accuracy per dataset with ImageNet labels, argmax over the outputs of the "
+            "dataset's classes.",
+        }
     if elo_tasks:
         plan["elo"] = {
             "kind": "elo",
@@ -166,6 +173,8 @@ def make_table(
         _, numeric = tables.mcq_table(summary, protocols)
     elif kind == "labels":
         _, numeric = tables.labels_table(summary, protocols)
+    elif kind == "supervised":
+        _, numeric = tables.supervised_table(summary, protocols)
     elif kind == "elo":
         _, numeric = tables.elo_table(elo or {})
     elif kind == "cost":

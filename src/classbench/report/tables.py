@@ -42,6 +42,7 @@ __all__ = [
     "labels_table",
     "mcq_table",
     "open_world_table",
+    "supervised_table",
     "write_table",
 ]
 
@@ -330,6 +331,29 @@ def mcq_table(
     best: dict[Any, Best | None] = {c: "max" for c in sets}
     best[PARSE_FAILURE] = None
     return _finish(numeric, percent=True, best=best, best_by="task", note=AVG_NOTE)
+
+
+def supervised_table(
+    summary: pd.DataFrame,
+    protocols: Mapping[str, str],
+    *,
+    models: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Supervised ImageNet classifiers' accuracy: rows (task, model), columns the datasets with
+    ImageNet labels and their ``Avg`` (the label-list thesis's ResNet / ViT baselines)."""
+    tasks = _task_order(protocols, "supervised")
+    data = summary[summary["task"].isin(tasks) & (summary["metric"] == "accuracy")]
+    datasets = dataset_order(data)
+    sets: dict[Any, list[str]] = {d: [d] for d in datasets}
+    if len(datasets) > 1:
+        sets[AVG] = datasets
+    long = aggregate_datasets(data, ["task", "model", "metric"], sets)
+    model_list = _model_order(data, models)
+    pairs = set(zip(data["task"], data["model"], strict=True))
+    row_order = [(t, m) for t in tasks for m in model_list if (t, m) in pairs]
+    numeric = _numeric(long, ["task", "model"], ["column"], [(c,) for c in sets], row_order)
+    numeric.columns = numeric.columns.set_names(["dataset", STAT])
+    return _finish(numeric, percent=True, best="max", best_by="task", note=AVG_NOTE)
 
 
 def _k_of(task: str) -> float:
