@@ -7,7 +7,8 @@ Everything runs in scratch copies of the workflow (``Snakefile``, ``workflow``, 
    built yet (~20,000 jobs).
 2. No-op re-run: every output of the DAG present. The outputs are listed with ``--summary``
    and created as empty placeholders (directories for ``directory()`` outputs) with modification
-   times that follow the DAG's stages, then the same dry run must find nothing to do.
+   times that follow the rule graph (``--rulegraph`` depth), then the same dry run must find
+   nothing to do.
 3. Scaling: the dry run of sub-studies (the first datasets and models of the config, the three
    contrastive baselines always kept) with ``--quiet rules``, which also prints the job count;
    the per-job cost is the slope of time over jobs.
@@ -38,25 +39,6 @@ from _common import REPO, header, table, verdict
 
 GOAL_S = 30.0
 COPIED = ("Snakefile", "workflow", "config", "profiles", "envs")
-# Order of the rules in the DAG: an output is newer than everything of an earlier stage.
-STAGES = {
-    "build_tiny_model": 0,
-    "prepare_dataset": 0,
-    "embed": 1,
-    "gallery_images": 1,
-    "mine_options": 2,
-    "infer": 3,
-    "zeroshot": 3,
-    "judge": 4,
-    "score": 5,
-    "summary": 6,
-    "elo_judge": 6,
-    "elo": 7,
-    "parity": 7,
-    "table": 8,
-    "figure": 8,
-    "gallery": 8,
-}
 CONTRASTIVE = ("laion-clip-vit-l-14", "clip-vit-l-14-336", "siglip-so400m")
 
 
@@ -111,22 +93,40 @@ def median_run(
     return sorted(times)[len(times) // 2], times, result
 
 
+def rule_stages(workdir: Path, configfile: str) -> dict[str, int]:
+    """Rule -> depth in Snakemake's rule graph (``--rulegraph``): 0 for rules with no producer
+    upstream, else one more than the deepest rule feeding it."""
+    _, result = snakemake(workdir, configfile, "--rulegraph")
+    names = dict(re.findall(r'^\s*(\d+)\[label = "([^"]+)"', result.stdout, flags=re.MULTILINE))
+    edges = re.findall(r"^\s*(\d+) -> (\d+)", result.stdout, flags=re.MULTILINE)
+    feeds: dict[str, list[str]] = {node: [] for node in names}
+    for source, target in edges:
+        feeds[target].append(source)
+    depth: dict[str, int] = {}
+
+    def visit(node: str) -> int:
+        if node not in depth:
+            depth[node] = 1 + max((visit(up) for up in feeds[node]), default=-1)
+        return depth[node]
+
+    return {names[node]: visit(node) for node in names}
+
+
 def create_outputs(workdir: Path, configfile: str) -> int:
     """Placeholders for every output of the DAG, newer stage by stage; returns how many."""
+    stages = rule_stages(workdir, configfile)
     _, result = snakemake(workdir, configfile, "--summary")
     rows = [line.split("\t") for line in result.stdout.splitlines()[1:] if "\t" in line]
     directories = _directory_outputs(workdir)
     base = time.time() + 5
     for row in rows:
         path, rule = workdir / row[0], row[2]
-        if rule not in STAGES:
-            raise ValueError(f"rule {rule!r} has no stage in STAGES")
         if any(re.fullmatch(pattern, row[0]) for pattern in directories):
             path.mkdir(parents=True, exist_ok=True)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch()
-        stamp = base + STAGES[rule]
+        stamp = base + stages[rule]
         os.utime(path, (stamp, stamp))
     return len(rows)
 
