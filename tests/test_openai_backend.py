@@ -10,12 +10,8 @@ import base64
 import io
 import json
 import logging
-import os
 import re
-import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -24,11 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 import yaml
 from PIL import Image
+from serving import transformers_serve
 
 from classbench.backends.base import BackendError
 from classbench.backends.openai_compat import (
@@ -93,53 +89,8 @@ def tiny_qwen(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def served(tiny_qwen: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``transformers serve`` of the tiny model on a free loopback port; yields its /v1 URL."""
-    executable = shutil.which("transformers", path=str(Path(sys.executable).parent))
-    executable = executable or shutil.which("transformers")
-    if executable is None:
-        pytest.skip("the `transformers` CLI (transformers[serving]) is not installed")
-    work = tmp_path_factory.mktemp("serve")
-    hub_cache = work / "hub-cache"
-    hub_cache.mkdir()
-    port = free_port()
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        # Without an existing cache dir some routes fail (scan of a missing hub cache).
-        "HF_HUB_CACHE": str(hub_cache),
-    }
-    log_path = work / "serve.log"
-    command = [executable, "serve", str(tiny_qwen), "--host", "127.0.0.1", "--port", str(port)]
-    with open(log_path, "w") as log_file:
-        process = subprocess.Popen(
-            [*command, "--device", "cpu"], stdout=log_file, stderr=subprocess.STDOUT, env=env
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                tail = log_path.read_text()[-2000:]
-                pytest.skip(
-                    f"`transformers serve` could not start (exit {process.returncode}):\n{tail}"
-                )
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"`transformers serve` not healthy after 120 s:\n{log_path.read_text()[-2000:]}"
-                )
-            time.sleep(0.25)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with transformers_serve(tiny_qwen, tmp_path_factory.mktemp("serve")) as url:
+        yield url
 
 
 def hf_answers(model_dir: Path, **settings: Any) -> list:

@@ -8,6 +8,30 @@ from typing import Any, Protocol
 from PIL import Image
 
 
+def conversation(
+    image_part: dict[str, Any],
+    prompt: str,
+    *,
+    system_prompt: str | None = None,
+    image_first: bool = True,
+) -> list[dict[str, Any]]:
+    """The chat every generative backend sends for one sample: an optional system turn with one
+    text part, then a user turn with one image part and the prompt.
+
+    One shape for all backends, so a server applying the checkpoint's chat template renders the
+    same prompt as the in-process model; only the image part differs (a placeholder, a data URL,
+    a PIL image).
+    """
+    parts: list[dict[str, Any]] = [image_part, {"type": "text", "text": prompt}]
+    if not image_first:
+        parts.reverse()
+    messages: list[dict[str, Any]] = []
+    if system_prompt:
+        messages.append({"role": "system", "content": [{"type": "text", "text": system_prompt}]})
+    messages.append({"role": "user", "content": parts})
+    return messages
+
+
 class BackendError(RuntimeError):
     """A backend cannot be set up as configured (missing package, no CUDA device, bad setting)."""
 

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from classbench.backends.base import BackendError, Generation
+from classbench.backends.base import BackendError, Generation, conversation
 from classbench.images import fit_pixels, to_rgb
 
 log = logging.getLogger(__name__)
@@ -36,14 +36,9 @@ def build_messages(
     prompt: str, *, system_prompt: str | None = None, image_first: bool = True
 ) -> list[dict[str, Any]]:
     """A chat conversation with one image placeholder and one text part in the user turn."""
-    parts: list[dict[str, Any]] = [{"type": "image"}, {"type": "text", "text": prompt}]
-    if not image_first:
-        parts.reverse()
-    messages: list[dict[str, Any]] = []
-    if system_prompt:
-        messages.append({"role": "system", "content": [{"type": "text", "text": system_prompt}]})
-    messages.append({"role": "user", "content": parts})
-    return messages
+    return conversation(
+        {"type": "image"}, prompt, system_prompt=system_prompt, image_first=image_first
+    )
 
 
 def prepare_image(image: Image.Image, max_pixels: int | None) -> Image.Image:

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 from PIL import Image
 
-from classbench.backends.base import BackendError, Generation
+from classbench.backends.base import BackendError, Generation, conversation
 from classbench.images import fit_pixels, to_rgb
 
 log = logging.getLogger(__name__)
@@ -75,17 +75,12 @@ def chat_messages(
     part, then a user turn with one image and one text part), so a server that applies the
     checkpoint's chat template renders the same prompt.
     """
-    parts: list[dict[str, Any]] = [
+    return conversation(
         {"type": "image_url", "image_url": {"url": image_url}},
-        {"type": "text", "text": prompt},
-    ]
-    if not image_first:
-        parts.reverse()
-    messages: list[dict[str, Any]] = []
-    if system_prompt:
-        messages.append({"role": "system", "content": [{"type": "text", "text": system_prompt}]})
-    messages.append({"role": "user", "content": parts})
-    return messages
+        prompt,
+        system_prompt=system_prompt,
+        image_first=image_first,
+    )
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from PIL import Image
 
-from classbench.backends.base import BackendError, Generation
+from classbench.backends.base import BackendError, Generation, conversation
 from classbench.images import fit_pixels, to_rgb
 
 log = logging.getLogger(__name__)
@@ -96,17 +96,12 @@ def build_conversation(
     Same structure as the transformers backend's messages, with the PIL image attached so vLLM
     needs no decode; ``LLM.chat`` renders it with the checkpoint's chat template.
     """
-    parts: list[dict[str, Any]] = [
+    return conversation(
         {"type": "image_pil", "image_pil": image},
-        {"type": "text", "text": prompt},
-    ]
-    if not image_first:
-        parts.reverse()
-    messages: list[dict[str, Any]] = []
-    if system_prompt:
-        messages.append({"role": "system", "content": [{"type": "text", "text": system_prompt}]})
-    messages.append({"role": "user", "content": parts})
-    return messages
+        prompt,
+        system_prompt=system_prompt,
+        image_first=image_first,
+    )
 
 
 def sampling_params(
