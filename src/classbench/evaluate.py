@@ -25,7 +25,6 @@ PREDICTION_COLUMNS = [
 # Settings that cannot change a model's answer; left out of the resume fingerprint.
 
 
-
 def load_backend(spec: Mapping[str, Any]) -> GenerativeBackend:
     """The generative backend named by a model registry entry."""
     backend = spec["backend"]

@@ -41,6 +41,14 @@ def load_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image.
     return fit_pixels(to_rgb(image), max_pixels)
 
 
+def model_input(image: Image.Image, max_pixels: int | None) -> Image.Image:
+    """The image a backend hands to its model: RGB, downscaled (aspect ratio kept, LANCZOS) to
+    at most ``max_pixels`` pixels."""
+    if not isinstance(image, Image.Image):
+        raise TypeError(f"expected a PIL image, got {type(image).__name__}")
+    return fit_pixels(to_rgb(image), max_pixels)
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
     """Convert any PIL mode to RGB; transparent pixels become white, not black."""
     if image.mode == "RGB":

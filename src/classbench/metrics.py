@@ -334,21 +334,39 @@ def macro_prf(
     _check_lengths(y_pred, y_true)
     if len(y_true) == 0:
         return 0.0, 0.0, 0.0
+    true, pred, n_labels = label_codes(y_true, y_pred)
+    return macro_prf_codes(true, pred, n_labels)
+
+
+def label_codes(
+    y_true: Sequence[Hashable], y_pred: Sequence[Hashable | None]
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Integer codes of the labels (an unparsed prediction is -1) and the number of labels."""
     codes: dict[Hashable, int] = {}
     true = np.array([codes.setdefault(label, len(codes)) for label in y_true], dtype=np.int64)
     pred = np.array(
         [-1 if missing(label) else codes.setdefault(label, len(codes)) for label in y_pred],
         dtype=np.int64,
     )
-    n_labels = len(codes)
+    return true, pred, len(codes)
+
+
+def macro_prf_codes(
+    true: np.ndarray, pred: np.ndarray, n_labels: int
+) -> tuple[float, float, float]:
+    """:func:`macro_prf` on integer codes, averaged over the codes present in ``true`` or
+    ``pred`` (so a bootstrap resample can reuse one encoding of the whole set)."""
     parsed = pred >= 0
     tp = np.bincount(true[true == pred], minlength=n_labels).astype(np.float64)
     n_pred = np.bincount(pred[parsed], minlength=n_labels).astype(np.float64)
     n_true = np.bincount(true, minlength=n_labels).astype(np.float64)
-    precision = np.divide(tp, n_pred, out=np.zeros(n_labels), where=n_pred > 0)
-    recall = np.divide(tp, n_true, out=np.zeros(n_labels), where=n_true > 0)
+    present = (n_true > 0) | (n_pred > 0)
+    if not present.any():
+        return 0.0, 0.0, 0.0
+    precision = np.divide(tp, n_pred, out=np.zeros(n_labels), where=n_pred > 0)[present]
+    recall = np.divide(tp, n_true, out=np.zeros(n_labels), where=n_true > 0)[present]
     denominator = precision + recall
     f1 = np.divide(
-        2 * precision * recall, denominator, out=np.zeros(n_labels), where=denominator > 0
+        2 * precision * recall, denominator, out=np.zeros(len(precision)), where=denominator > 0
     )
     return float(precision.mean()), float(recall.mean()), float(f1.mean())

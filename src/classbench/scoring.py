@@ -93,6 +93,7 @@ def score_predictions(
         texts = ["" if a is None else str(a) for a in answers]
         if text_override is not None:
             texts = text_override
+        memo: dict[str, np.ndarray] = {}  # per answer column: SS feeds SS@t too
         for metric in task["metrics"]:
             if metric in AGGREGATE_METRICS or (suffix and metric == "llm_inclusion"):
                 continue
@@ -101,7 +102,7 @@ def score_predictions(
                     raise ValueError(f"metric '{metric}' needs a sentence encoder")
                 encoder = encoder_loader()
             computed = _metric(metric, texts, answers, labels, predictions, encoder, nlp_loader,
-                               judge, settings)  # fmt: skip
+                               judge, settings, memo)  # fmt: skip
             for name, column_values in computed.items():
                 scores[name + suffix] = np.where(valid, column_values, np.nan)
     return scores
@@ -117,18 +118,26 @@ def _metric(
     nlp_loader: Callable[[], Any] | None,
     judge: pd.DataFrame | None,
     settings: Mapping[str, Any],
+    memo: dict[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
     batch_size = int(settings.get("encode_batch_size", 256))
+
+    def similarity() -> np.ndarray:
+        if "semantic_similarity" not in memo:
+            memo["semantic_similarity"] = M.semantic_similarity(
+                texts, labels, encoder, batch_size=batch_size
+            )
+        return memo["semantic_similarity"]
+
     if metric == "textual_inclusion":
         return {metric: M.textual_inclusion(texts, labels)}
     if metric == "exact_match":
         return {metric: M.exact_match(texts, labels)}
     if metric == "semantic_similarity":
-        return {metric: M.semantic_similarity(texts, labels, encoder, batch_size=batch_size)}
+        return {metric: similarity()}
     if metric == "similarity_at_thresholds":
-        similarity = M.semantic_similarity(texts, labels, encoder, batch_size=batch_size)
         thresholds = settings.get("similarity_thresholds", (0.5, 0.6, 0.7, 0.8, 0.9))
-        return M.similarity_at_thresholds(similarity, tuple(thresholds))
+        return M.similarity_at_thresholds(similarity(), tuple(thresholds))
     if metric == "concept_similarity":
         if nlp_loader is None:
             raise ValueError("metric 'concept_similarity' needs a spaCy pipeline")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from classbench.io import as_objects
-from classbench.metrics import macro_prf
+from classbench.metrics import label_codes, macro_prf_codes
 from classbench.seeding import rng_for
 from classbench.stats import bootstrap_ci
 
@@ -61,21 +61,22 @@ def _row(dataset, group, task, model, metric, value, low, high, n, n_invalid) ->
 def _macro_rows(valid_scores, dataset, group, task, model, n_invalid, n_resamples, confidence,
                 seed) -> list[dict[str, Any]]:  # fmt: skip
     """Macro P/R/F1 with a bootstrap over samples (the statistic is not a mean of samples)."""
-    truth = valid_scores["label"].tolist()
-    answers = as_objects(valid_scores["answer"])
-    point = macro_prf(truth, answers)
-    n = len(truth)
+    true, pred, n_labels = label_codes(
+        valid_scores["label"].tolist(), as_objects(valid_scores["answer"])
+    )
+    point = macro_prf_codes(true, pred, n_labels)
+    n = len(true)
     names = ("macro_precision", "macro_recall", "macro_f1")
     if n < 2:
         return [_row(dataset, group, task, model, m, v, v, v, n, n_invalid)
                 for m, v in zip(names, point, strict=True)]  # fmt: skip
     rng = rng_for(seed, "bootstrap", dataset, task, model, "macro_prf")
-    replicas = np.array(
-        [
-            macro_prf([truth[i] for i in idx], [answers[i] for i in idx])
-            for idx in rng.integers(0, n, size=(n_resamples, n))
-        ]
-    )
+    # The labels are encoded once; each replica only indexes the code arrays, and draws its own
+    # indices so memory stays O(n) (an (R, n) matrix is 400 MB for ImageNet's 50k images).
+    replicas = np.empty((n_resamples, 3))
+    for replica in range(n_resamples):
+        idx = rng.integers(0, n, size=n)
+        replicas[replica] = macro_prf_codes(true[idx], pred[idx], n_labels)
     alpha = (1 - confidence) / 2
     low = np.percentile(replicas, 100 * alpha, axis=0)
     high = np.percentile(replicas, 100 * (1 - alpha), axis=0)

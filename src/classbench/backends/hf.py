@@ -19,7 +19,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from classbench.backends.base import BackendError, Generation, conversation
-from classbench.images import fit_pixels, to_rgb
+from classbench.images import model_input
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,8 @@ def build_messages(
     )
 
 
-def prepare_image(image: Image.Image, max_pixels: int | None) -> Image.Image:
-    """RGB, downscaled (aspect ratio kept, LANCZOS) to at most ``max_pixels`` pixels."""
-    if not isinstance(image, Image.Image):
-        raise TypeError(f"expected a PIL image, got {type(image).__name__}")
-    return fit_pixels(to_rgb(image), max_pixels)
+# Kept under this name for callers of the backend module.
+prepare_image = model_input
 
 
 def resolve_dtype(name: str | None, cuda: bool) -> torch.dtype:

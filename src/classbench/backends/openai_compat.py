@@ -32,7 +32,7 @@ import httpx
 from PIL import Image
 
 from classbench.backends.base import BackendError, Generation, conversation
-from classbench.images import fit_pixels, to_rgb
+from classbench.images import model_input
 
 log = logging.getLogger(__name__)
 
@@ -237,9 +237,7 @@ class OpenAIBackend:
 
     def prepare_image(self, image: Image.Image) -> Image.Image:
         """The image as it is sent (RGB, within ``max_pixels``), before encoding."""
-        if not isinstance(image, Image.Image):
-            raise TypeError(f"expected a PIL image, got {type(image).__name__}")
-        return fit_pixels(to_rgb(image), self.max_pixels)
+        return model_input(image, self.max_pixels)
 
     def build_body(
         self,

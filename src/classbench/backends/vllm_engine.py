@@ -25,7 +25,7 @@ from typing import Any
 from PIL import Image
 
 from classbench.backends.base import BackendError, Generation, conversation
-from classbench.images import fit_pixels, to_rgb
+from classbench.images import model_input
 
 log = logging.getLogger(__name__)
 
@@ -199,9 +199,7 @@ class VLLMBackend:
 
     def prepare_image(self, image: Image.Image) -> Image.Image:
         """The image as the engine receives it (RGB, within ``max_pixels``)."""
-        if not isinstance(image, Image.Image):
-            raise TypeError(f"expected a PIL image, got {type(image).__name__}")
-        return fit_pixels(to_rgb(image), self.max_pixels)
+        return model_input(image, self.max_pixels)
 
     def generate(
         self,
