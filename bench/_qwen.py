@@ -3,7 +3,7 @@
 The benchmarks need models larger than the test suite's tiny ones (CPU batching) and the
 published sizes (GPU throughput) without downloading weights. The architecture and the
 image processor settings are the published ones; the tokenizer is classbench's small offline BPE
-(``classbench.tiny``), and the embedding table keeps the published vocabulary size so that the
+(``classbench.demo``), and the embedding table keeps the published vocabulary size so that the
 parameter count and the FLOPs are those of the real model.
 """
 
@@ -110,7 +110,7 @@ def qwen2_vl_config(size: str | dict[str, Any], tokenizer: Any) -> Any:
     """A ``Qwen2VLConfig`` of a named size (or a dict like :data:`QWEN2_VL_SIZES` values)."""
     import transformers as tf
 
-    from classbench import tiny
+    from classbench.demo import models as tiny
 
     sizes = QWEN2_VL_SIZES[size] if isinstance(size, str) else size
     text = dict(sizes["text"])
@@ -153,7 +153,7 @@ def qwen2_vl_processor(
     """The Qwen2-VL processor (patch 14, merge 2) with the given pixel budget."""
     import transformers as tf
 
-    from classbench import tiny
+    from classbench.demo import models as tiny
 
     pixels = {"min_pixels": min_pixels, "max_pixels": max_pixels}
     return tf.Qwen2VLProcessor(
@@ -166,7 +166,7 @@ def qwen2_vl_processor(
 
 def qwen2_vl_tokenizer() -> Any:
     """classbench's offline byte-level BPE with the Qwen special tokens and chat template."""
-    from classbench import tiny
+    from classbench.demo import models as tiny
 
     return tiny._tokenizer(
         tiny._QWEN_SPECIAL,
@@ -197,7 +197,7 @@ def build_qwen2_vl(
     import transformers as tf
     from transformers.utils import logging as hf_logging
 
-    from classbench import tiny
+    from classbench.demo import models as tiny
 
     tokenizer = qwen2_vl_tokenizer()
     config = qwen2_vl_config(size, tokenizer)

@@ -2,7 +2,7 @@
 
 Workload: ``--images`` photo-like 1024x768 JPEGs (noise, gradients and shapes, quality 90) on
 disk, answered by the demo models (``qwen2-vl-tiny``: batch 8, ``max_pixels`` 12544;
-``llava-tiny``: batch 8, no pixel budget) through ``classbench.inference.run_inference`` with the
+``llava-tiny``: batch 8, no pixel budget) through ``inference.chunks.run_inference`` with the
 pipeline's defaults (chunks of 64, 4 decode threads), open world, 64 new tokens.
 
 ``run_inference`` decodes (and downscales to the pixel budget) the next chunk's images on a
@@ -116,7 +116,7 @@ def run_prefetch(
 ) -> tuple[float, float, float]:
     """``run_inference`` as the pipeline calls it; returns (wall s, s blocked on images, of
     which s blocked on the first chunk)."""
-    from classbench import inference
+    from classbench.inference import chunks as inference
 
     clock = WaitClock()
     original = inference.ThreadPoolExecutor
@@ -145,7 +145,7 @@ def run_sequential(
 ) -> tuple[float, float]:
     """No prefetch: each chunk's images decoded in the main thread, then answered."""
     from classbench.images import load_image
-    from classbench.inference import generate_chunk
+    from classbench.inference.chunks import generate_chunk
 
     waited = 0.0
     start = time.perf_counter()
@@ -186,7 +186,7 @@ def main() -> None:
 
     from classbench.backends import hf
     from classbench.backends.hf import HFBackend
-    from classbench.tiny import build_tiny_model
+    from classbench.demo.models import build_tiny_model
 
     hf.tqdm = lambda iterable, **_: iterable  # no per-batch progress bars in the figures' output
 

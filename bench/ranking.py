@@ -3,7 +3,7 @@
 Workload: 13 models (lmms-owc's count), 10,000 sampled games decided with the ±0.05 draw band,
 1,000 bootstrap replicas (each plays 10,000 games drawn with replacement, in the drawn order).
 
-- ``classbench.ranking.elo_bootstrap``: one Python step per game position, each step updating
+- ``ranking.ratings.elo_bootstrap``: one Python step per game position, each step updating
   all replicas at once with numpy.
 - Baseline "lmms-owc loop": the way lmms-owc rates (``eval_ranking.py``): the games are a
   ``datasets.Dataset``, each replica iterates over its rows (``for row in data``) and calls an
@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from _common import header, table, timed, verdict
 
-from classbench.ranking import (
+from classbench.ranking.ratings import (
     _MAX_INDEX_ELEMENTS,
     elo_bootstrap,
     elo_replicas,

@@ -1,6 +1,6 @@
 """Resume after a kill: samples computed again, as a fraction of the job and of a chunk.
 
-A child process runs ``classbench.inference.run_inference`` over ``--samples`` requests with a
+A child process runs ``inference.chunks.run_inference`` over ``--samples`` requests with a
 fake backend (a fixed cost per sample, each answered sample id appended to a log) and is killed
 with SIGKILL at a random moment after ``k`` chunks were written (``k`` drawn per trial). The job
 is then resumed in a new process; the samples answered before the kill but computed again after
@@ -69,7 +69,7 @@ def child(args: argparse.Namespace) -> None:
     """One attempt of the job (run in a subprocess); prints run_inference's stats as JSON."""
     import pandas as pd
 
-    from classbench.inference import run_inference
+    from classbench.inference.chunks import run_inference
 
     work = Path(args.work)
     requests = pd.DataFrame(

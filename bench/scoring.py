@@ -6,13 +6,13 @@ has ~30 phrasings, a tenth of the answers name another class), drawn with a Zipf
 
 Figures (pairs per second, the same all-MiniLM-L6-v2 encoder and spaCy pipeline on both sides):
 
-- semantic similarity (SS): ``classbench.metrics.semantic_similarity`` (each distinct text is
+- semantic similarity (SS): ``scoring.metrics.semantic_similarity`` (each distinct text is
   encoded once, batches of 256) vs
   (a) lmms-owc: ``datasets.map(encode_sentence_bert, batched=True, batch_size=1024)`` over the
       prediction column and again over the reference column: transformers ``AutoModel`` +
       mean pooling, every row encoded, padded to the longest text of each 1024-row batch;
   (b) per pair, batch size 1: the prediction and the reference of each pair encoded separately.
-- concept similarity (CS): ``classbench.metrics.concept_semantic_similarity`` (each distinct
+- concept similarity (CS): ``classbench.scoring.metrics.concept_semantic_similarity`` (each distinct
   answer parsed once by spaCy; each distinct concept/reference encoded once) vs lmms-owc: spaCy
   over every row (``nlp.pipe`` in 1024-row ``datasets.map`` batches), then both texts of every
   distinct (reference, concept) pair encoded in 1024-row batches.
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from _common import header, table, timed, verdict
 
-from classbench import metrics as M
+from classbench.scoring import metrics as M
 
 GOAL = 10.0
 

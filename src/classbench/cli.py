@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from classbench.data import DatasetError, load_manifest
-from classbench.evaluate import PREDICTION_COLUMNS
+from classbench.inference.job import PREDICTION_COLUMNS
 from classbench.io import write_parquet
 from classbench.protocols import protocol_module
 from classbench.provenance import provenance

@@ -10,7 +10,7 @@ from classbench.config import (
     load_study,
 )
 from classbench.report.build import figure_plan, table_plan
-from classbench.supervised import MAPPING_KEYS
+from classbench.protocols.supervised import MAPPING_KEYS
 
 try:
     STUDY = load_study(

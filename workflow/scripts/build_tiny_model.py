@@ -1,5 +1,5 @@
+from classbench.demo.models import build_tiny_model
 from classbench.logs import to_log_file
-from classbench.tiny import build_tiny_model
 
 to_log_file(snakemake.log[0])
 build_tiny_model(

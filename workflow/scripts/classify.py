@@ -2,7 +2,7 @@ from pathlib import Path
 
 from classbench.config import load_study
 from classbench.logs import to_log_file
-from classbench.supervised import predict_supervised
+from classbench.protocols.supervised import predict_supervised
 
 to_log_file(snakemake.log[0])
 job = snakemake.params.job

@@ -3,8 +3,8 @@ from collections import defaultdict
 import pandas as pd
 
 from classbench.io import read_metadata, read_parquet, write_parquet
-from classbench.leaderboards import rank_games, rank_models
 from classbench.logs import to_log_file
+from classbench.ranking.leaderboards import rank_games, rank_models
 
 to_log_file(snakemake.log[0])
 params = snakemake.params.elo

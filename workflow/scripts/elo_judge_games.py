@@ -8,10 +8,10 @@ from collections import defaultdict
 
 import pandas as pd
 
+from classbench.backends.text_judge import LLMJudge
 from classbench.io import read_parquet, write_parquet
-from classbench.judge import LLMJudge
-from classbench.leaderboards import judge_games
 from classbench.logs import to_log_file
+from classbench.ranking.leaderboards import judge_games
 
 to_log_file(snakemake.log[0])
 params = snakemake.params.games

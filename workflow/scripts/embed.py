@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from classbench.config import load_study
-from classbench.embed import embed_dataset
+from classbench.embeddings.encode import embed_dataset
 from classbench.logs import to_log_file
 
 to_log_file(snakemake.log[0])

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from classbench.config import load_study
-from classbench.evaluate import evaluate
+from classbench.inference.job import evaluate
 from classbench.logs import to_log_file
 
 to_log_file(snakemake.log[0])

@@ -1,6 +1,6 @@
 from classbench.io import read_parquet, write_parquet
-from classbench.judging import judge_predictions
 from classbench.logs import to_log_file
+from classbench.scoring.judge import judge_predictions
 
 to_log_file(snakemake.log[0])
 settings = snakemake.params.judge

@@ -1,4 +1,4 @@
-from classbench.embed import mine_options
+from classbench.embeddings.encode import mine_options
 from classbench.logs import to_log_file
 
 to_log_file(snakemake.log[0])

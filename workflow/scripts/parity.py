@@ -1,6 +1,6 @@
 from classbench.io import read_parquet, write_text
 from classbench.logs import to_log_file
-from classbench.parity import parity_table
+from classbench.report.parity import parity_table
 from classbench.report.tables import escape_latex
 
 

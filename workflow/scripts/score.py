@@ -2,9 +2,9 @@ from functools import cache
 
 from classbench.io import read_metadata, read_parquet, write_parquet
 from classbench.logs import to_log_file
-from classbench.mapping import load_nli_classifier
-from classbench.metrics import load_sentence_encoder, load_spacy
-from classbench.scoring import score_predictions
+from classbench.scoring.label_mapping import load_nli_classifier
+from classbench.scoring.metrics import load_sentence_encoder, load_spacy
+from classbench.scoring.score import score_predictions
 
 to_log_file(snakemake.log[0])
 params = snakemake.params.scoring

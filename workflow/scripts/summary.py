@@ -1,6 +1,6 @@
 from classbench.io import read_parquet, write_parquet
 from classbench.logs import to_log_file
-from classbench.summary import build_summary
+from classbench.summary.aggregate import build_summary
 
 to_log_file(snakemake.log[0])
 params = snakemake.params.summary

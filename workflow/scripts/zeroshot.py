@@ -1,4 +1,4 @@
-from classbench.embed import predict_zeroshot
+from classbench.embeddings.encode import predict_zeroshot
 from classbench.logs import to_log_file
 
 to_log_file(snakemake.log[0])

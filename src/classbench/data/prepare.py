@@ -19,7 +19,7 @@ from classbench.data.manifest import (
     file_sha256,
 )
 from classbench.data.sources import FETCHERS, REQUIRED_KEYS, curate_classes
-from classbench.data.synthetic import GENERATORS, synthetic_image
+from classbench.demo.images import GENERATORS, synthetic_image
 from classbench.images import ImageLoadError, load_image
 from classbench.io import write_json, write_parquet
 

@@ -15,7 +15,7 @@ from classbench.protocols import labels, mcq, open_world
 PROTOCOLS: dict[str, ModuleType] = {"open": open_world, "labels": labels, "mcq": mcq}
 
 # Protocols answered with no generation: ``zeroshot`` by contrastive encoders from embeddings,
-# ``supervised`` by ImageNet classifiers from their logits (classbench.supervised).
+# ``supervised`` by ImageNet classifiers from their logits (classbench.protocols.supervised).
 EMBEDDING_PROTOCOLS = frozenset({"zeroshot", "supervised"})
 # Protocols whose answer is one of the presented options: they may be answered by constrained
 # decoding or by log-likelihood (``answer_mode``), and define ``answer_choices`` / ``choice_text``.

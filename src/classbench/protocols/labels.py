@@ -12,7 +12,8 @@ Two wordings:
 - ``thesis``: ``{introduction}: c1, c2, c3. {question}``
 
 The free answer is mapped onto one candidate by string rules here (exact match, then inclusion);
-what they leave unmapped is mapped by a model at scoring time (:mod:`classbench.mapping`).
+what they leave unmapped is mapped by a model at scoring time
+(:mod:`classbench.scoring.label_mapping`).
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ def parse(raw: str | None, options: list[str] | None, task: Mapping[str, Any]) -
     """Map the answer onto one candidate by exact match, then inclusion; else leave it unmapped.
 
     ``mapping`` says which rule decided (``exact``, ``inclusion``) or ``none``; the model-based
-    fallback of the task runs later, at scoring (:func:`classbench.mapping.map_answers`).
+    fallback of the task runs later, at scoring
+    (:func:`classbench.scoring.label_mapping.map_answers`).
     """
     if options is None:
         raise ValueError("label-list parsing needs the candidate labels as presented")

@@ -1,0 +1,1 @@
+"""The offline demo: tiny randomly initialised models and synthetic image sets."""

@@ -1,0 +1,183 @@
+"""Contrastive embeddings of a dataset, option mining from them, and the zero-shot baselines.
+
+One embedding pass per (dataset, encoder) feeds both the multiple-choice option mining (FOCI) and
+the encoder's zero-shot predictions (FOCI's ``acc`` over all classes and ``acc4`` over the mined
+options), so the baseline and the options can never disagree about the encoder's view.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from classbench.data import load_classes, load_manifest, stratified_limit
+from classbench.embeddings.options import gt_rank, hardest_distractors
+from classbench.images import ImageLoadError, load_image
+from classbench.io import read_metadata, read_parquet, write_parquet
+from classbench.provenance import provenance
+
+
+def embed_dataset(
+    dataset_root: str | os.PathLike,
+    encoder_spec: Mapping[str, Any],
+    images_out: str | os.PathLike,
+    classes_out: str | os.PathLike,
+    *,
+    chunk_size: int = 256,
+) -> None:
+    """Write per-sample image embeddings and per-class text embeddings (L2-normalised).
+
+    An unreadable image gets a null embedding and an ``error``; it is never mined or predicted.
+    """
+    from classbench.backends.contrastive import ContrastiveEncoder
+
+    manifest = load_manifest(dataset_root)
+    classes = load_classes(dataset_root)
+    encoder = ContrastiveEncoder(
+        encoder_spec["checkpoint"],
+        revision=encoder_spec.get("revision"),
+        dtype=encoder_spec.get("dtype", "auto"),
+        batch_size=int(encoder_spec.get("batch_size", 64)),
+        class_template=encoder_spec.get("class_template", "an image of a {}"),
+    )
+    root = Path(dataset_root)
+    embeddings: list[np.ndarray | None] = []
+    errors: list[str | None] = []
+    for start in tqdm(range(0, len(manifest), chunk_size), desc="embed images", unit="chunk"):
+        chunk = manifest.iloc[start : start + chunk_size]
+        images, slots = [], []
+        for relative in chunk["image"]:
+            try:
+                images.append(load_image(root / relative))
+                slots.append(len(images) - 1)
+                errors.append(None)
+            except (ImageLoadError, FileNotFoundError) as err:
+                slots.append(None)
+                errors.append(f"image: {err}")
+        encoded = encoder.encode_images(images) if images else np.zeros((0, 0), np.float32)
+        embeddings += [None if slot is None else encoded[slot] for slot in slots]
+    info = {**encoder.info(), "classes": len(classes)}
+    write_parquet(
+        pd.DataFrame(
+            {
+                "sample_id": manifest["sample_id"],
+                "embedding": [None if e is None else e.astype(np.float32) for e in embeddings],
+                "error": errors,
+            }
+        ),
+        images_out,
+        metadata=info,
+    )
+    text = encoder.encode_classes(classes)
+    write_parquet(
+        pd.DataFrame(
+            {
+                "label_idx": np.arange(len(classes)),
+                "label": classes,
+                "prompt": [info["class_template"].format(c) for c in classes],
+                "embedding": list(text.astype(np.float32)),
+            }
+        ),
+        classes_out,
+        metadata=info,
+    )
+
+
+def similarity_matrix(
+    images_path: str | os.PathLike, classes_path: str | os.PathLike
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """(image rows with an embedding, their cosine similarity to every class, the classes)."""
+    images = read_parquet(images_path)
+    classes = read_parquet(classes_path).sort_values("label_idx").reset_index(drop=True)
+    usable = images[images["embedding"].notna()].reset_index(drop=True)
+    image_matrix = np.stack(usable["embedding"].to_numpy()) if len(usable) else np.zeros((0, 1))
+    class_matrix = np.stack(classes["embedding"].to_numpy())
+    return usable, image_matrix @ class_matrix.T, classes
+
+
+def mine_options(
+    dataset_root: str | os.PathLike,
+    images_path: str | os.PathLike,
+    classes_path: str | os.PathLike,
+    k: int,
+    out: str | os.PathLike,
+) -> pd.DataFrame:
+    """FOCI's option mining: per image the ground truth and the k-1 classes the encoder ranks
+    highest among the others (image->text cosine over all classes), stored ground truth first."""
+    manifest = load_manifest(dataset_root).set_index("sample_id")
+    usable, similarity, classes = similarity_matrix(images_path, classes_path)
+    labels = manifest.loc[usable["sample_id"], "label_idx"].to_numpy(dtype=np.int64)
+    names = classes["label"].to_numpy()
+    chosen = hardest_distractors(similarity, labels, k) if len(usable) else np.zeros((0, k), int)
+    frame = pd.DataFrame(
+        {
+            "sample_id": usable["sample_id"],
+            "options": [list(names[row]) for row in chosen],
+            "option_idx": [row.tolist() for row in chosen],
+            "gt_rank": gt_rank(similarity, labels) if len(usable) else [],
+        }
+    )
+    write_parquet(frame, out, metadata={"k": k, "encoder": read_metadata(images_path)})
+    return frame
+
+
+def predict_zeroshot(
+    dataset_root: str | os.PathLike,
+    images_path: str | os.PathLike,
+    classes_path: str | os.PathLike,
+    options_path: str | os.PathLike,
+    out: str | os.PathLike,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    dataset_name: str = "",
+) -> pd.DataFrame:
+    """The encoder's argmax over all classes (``answer``) and over the mined options
+    (``answer_options``); images the encoder could not read are errors."""
+    # The same stratified sample as the generative jobs, so baselines and LMMs see one image set.
+    manifest = stratified_limit(load_manifest(dataset_root), limit, seed, dataset_name)
+    images = read_parquet(images_path).set_index("sample_id")
+    usable, similarity, classes = similarity_matrix(images_path, classes_path)
+    names = classes["label"].to_numpy()
+    index_of = {label: i for i, label in enumerate(names)}
+    row_of = {sid: i for i, sid in enumerate(usable["sample_id"])}
+    options = read_parquet(options_path).set_index("sample_id")["options"]
+    template = read_metadata(classes_path).get("class_template", "{}")
+    rows = []
+    for sid, label in zip(manifest["sample_id"], manifest["label"], strict=True):
+        if sid not in row_of:
+            error = images.loc[sid, "error"] if sid in images.index else "image: not embedded"
+            rows.append((sid, label, None, None, None, None, error))
+            continue
+        scores = similarity[row_of[sid]]
+        shown = list(options[sid]) if sid in options.index else None
+        best = names[int(np.argmax(scores))]
+        restricted = (
+            max(shown, key=lambda name: (scores[index_of[name]], -index_of[name]))
+            if shown
+            else None
+        )
+        rows.append((sid, label, shown, f"{best}", best, restricted, None))
+    frame = pd.DataFrame(
+        rows,
+        columns=["sample_id", "label", "options", "raw", "answer", "answer_options", "error"],
+    )
+    frame.insert(1, "prompt", template)
+    info = {
+        **(metadata or {}),
+        "backend": "contrastive",
+        "limit": limit,
+        "samples": len(frame),
+        "errors": int(frame["error"].notna().sum()),
+        "encoder": read_metadata(images_path),
+        "provenance": provenance(),
+    }
+    write_parquet(frame, out, metadata=info)
+    return frame

@@ -1,0 +1,1 @@
+"""Inference: one (dataset, task, model) job (:mod:`.job`) in resumable chunks (:mod:`.chunks`)."""

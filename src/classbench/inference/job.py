@@ -1,0 +1,195 @@
+"""One evaluation job: a (dataset, task, model) triple from requests to a predictions file."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from classbench import __version__
+from classbench.backends.base import BackendError, GenerativeBackend
+from classbench.config import answer_relevant
+from classbench.data import load_classes, load_manifest, stratified_limit
+from classbench.inference.chunks import fingerprint, run_inference, throughput
+from classbench.io import as_objects, read_parquet, write_parquet
+from classbench.protocols import answer_mode_problem, protocol_module
+from classbench.provenance import provenance
+
+PREDICTION_COLUMNS = [
+    "sample_id", "label", "prompt", "options", "raw", "answer", "error", "parse_status",
+    "answer_mode", "tokens_in", "tokens_out", "latency_s",
+]  # fmt: skip
+# Settings that cannot change a model's answer; left out of the resume fingerprint.
+
+
+def load_backend(spec: Mapping[str, Any]) -> GenerativeBackend:
+    """The generative backend named by a model registry entry."""
+    backend = spec["backend"]
+    if backend == "hf":
+        from classbench.backends.hf import HFBackend
+
+        return HFBackend(spec)
+    if backend == "openai":
+        from classbench.backends.openai_compat import OpenAIBackend
+
+        return OpenAIBackend(spec)
+    if backend == "vllm":
+        from classbench.backends.vllm_engine import VLLMBackend
+
+        return VLLMBackend(spec)
+    raise ValueError(f"backend '{backend}' cannot generate")
+
+
+def build_requests(
+    dataset_root: str | os.PathLike,
+    dataset_name: str,
+    dataset_spec: Mapping[str, Any],
+    task: Mapping[str, Any],
+    *,
+    seed: int,
+    limit: int | None = None,
+    options_path: str | os.PathLike | None = None,
+) -> pd.DataFrame:
+    """The prompts of one task on one dataset (identical for every model and backend)."""
+    manifest = stratified_limit(load_manifest(dataset_root), limit, seed, dataset_name)
+    options = read_parquet(options_path) if options_path else None
+    module = protocol_module(task["protocol"])
+    return module.build_requests(
+        manifest,
+        load_classes(dataset_root),
+        task,
+        dataset_spec,
+        dataset_name=dataset_name,
+        seed=seed,
+        options=options,
+    )
+
+
+def parse_answers(
+    rows: pd.DataFrame, requests: pd.DataFrame, task: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Add the parsed ``answer`` (and protocol extras) to the raw answers, in request order.
+
+    A log-likelihood answer (``answer_mode: loglik``, raw = ``{choice: score}`` JSON) is read as
+    the choice with the highest score, handed to the protocol's parser as that option's text.
+    """
+    module = protocol_module(task["protocol"])
+    mode = task.get("answer_mode", "generate")
+    merged = requests[["sample_id", "label", "options"]].merge(
+        rows, on="sample_id", how="left", validate="one_to_one"
+    )
+    triples = zip(
+        as_objects(merged["raw"]), as_objects(merged["error"]), merged["options"], strict=True
+    )
+    parsed = []
+    for raw, error, options in triples:
+        if error is not None:
+            parsed.append({"answer": None, "parse_status": "error"})
+            continue
+        if mode == "loglik" and raw is not None:
+            raw = module.choice_text(best_choice(raw), list(options), task)
+        parsed.append(module.parse(raw, options, task))
+    extras = pd.DataFrame(parsed, index=merged.index)
+    for column in extras.columns:
+        merged[column] = extras[column]
+    merged["answer_mode"] = mode
+    ordered = [c for c in PREDICTION_COLUMNS if c in merged.columns]
+    return merged[ordered + [c for c in merged.columns if c not in ordered]]
+
+
+def best_choice(raw: str) -> int:
+    """Index of the highest-scoring choice of a log-likelihood answer (the first on a tie)."""
+    scores = list(json.loads(raw).values())
+    return max(range(len(scores)), key=lambda i: (scores[i], -i))
+
+
+def _backend_factory(model_spec: Mapping[str, Any], mode: str) -> Callable[[], GenerativeBackend]:
+    def make() -> GenerativeBackend:
+        backend = load_backend(model_spec)
+        # A vLLM without a choice constraint would answer unconstrained; refuse instead.
+        if mode == "constrained" and getattr(backend, "choice_api", "") is None:
+            backend.close()
+            raise BackendError("answer_mode 'constrained': this vLLM has no choice constraint")
+        return backend
+
+    return make
+
+
+def evaluate(
+    *,
+    dataset_root: str | os.PathLike,
+    dataset_name: str,
+    dataset_spec: Mapping[str, Any],
+    task_name: str,
+    task: Mapping[str, Any],
+    model_name: str,
+    model_spec: Mapping[str, Any],
+    output: str | os.PathLike,
+    seed: int,
+    limit: int | None = None,
+    options_path: str | os.PathLike | None = None,
+    chunk_size: int = 64,
+    image_workers: int = 4,
+    workflow_dir: str | os.PathLike | None = None,
+) -> pd.DataFrame:
+    """Run (or resume) one evaluation and write its predictions file with full metadata.
+
+    Closed protocols are answered in the task's ``answer_mode``: ``generate`` (free text,
+    parsed), ``constrained`` (the backend may only emit one of the presented choices) or
+    ``loglik`` (the choice the model gives the highest log-likelihood).
+    """
+    mode = task.get("answer_mode", "generate")
+    problem = answer_mode_problem(task, model_spec)
+    if problem:
+        raise BackendError(f"{task_name} x {model_name}: {problem}")
+    requests = build_requests(
+        dataset_root, dataset_name, dataset_spec, task,
+        seed=seed, limit=limit, options_path=options_path,
+    )  # fmt: skip
+    parts: list[Any] = []
+    if mode != "generate":
+        module = protocol_module(task["protocol"])
+        requests["choices"] = [module.answer_choices(list(o), task) for o in requests["options"]]
+        # The same prompt answered another way is another answer: keep the chunks apart.
+        parts.append({"answer_mode": mode, "loglik_target": task.get("loglik_target")})
+    answer_spec = answer_relevant(model_spec)
+    key = fingerprint(answer_spec, task.get("max_new_tokens"), __version__, *parts)
+    rows, stats = run_inference(
+        requests,
+        _backend_factory(model_spec, mode),
+        output,
+        dataset_root=dataset_root,
+        key=key,
+        # A log-likelihood task generates nothing; the others must name their budget.
+        max_new_tokens=int(task.get("max_new_tokens", 1)),
+        chunk_size=int(model_spec.get("chunk_size") or chunk_size),
+        max_pixels=model_spec.get("max_pixels"),
+        image_workers=image_workers,
+        constrained=mode == "constrained",
+        loglik=mode == "loglik",
+    )
+    predictions = parse_answers(rows, requests, task)
+    metadata = {
+        "dataset": dataset_name,
+        "task": task_name,
+        "model": model_name,
+        "backend": model_spec["backend"],
+        "checkpoint": model_spec.get("checkpoint"),
+        "revision": model_spec.get("revision"),
+        "model_spec": dict(model_spec),
+        "task_spec": dict(task),
+        "seed": seed,
+        "limit": limit,
+        "samples": len(predictions),
+        "errors": int(predictions["error"].notna().sum()),
+        "resume": {k: v for k, v in stats.items() if k != "backend_info"},
+        "backend_info": stats.get("backend_info"),
+        "throughput": throughput(rows),
+        "checkpoint_key": key,
+        "provenance": provenance(workflow_dir),
+    }
+    write_parquet(predictions, output, metadata=metadata)
+    return predictions

@@ -1,0 +1,1 @@
+"""Scoring: per-sample metrics, label mapping and the LLM-inclusion judge."""

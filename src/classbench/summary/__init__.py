@@ -1,0 +1,1 @@
+"""Summary: per-(dataset, task, model, metric) means with bootstrap confidence intervals."""

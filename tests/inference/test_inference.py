@@ -1,0 +1,435 @@
+"""Resumable inference and the evaluation job, with a fake generative backend."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from classbench.backends.base import Generation
+from classbench.data import load_manifest, prepare_dataset
+from classbench.images import load_image
+from classbench.inference.chunks import CHUNK_COLUMNS, chunk_dir, run_inference
+from classbench.inference.job import PREDICTION_COLUMNS, evaluate
+from classbench.io import read_metadata, read_parquet
+
+SHAPES = ["circle", "ring", "square", "triangle", "star", "cross"]
+SPEC = {
+    "source": {"kind": "synthetic", "generator": "shapes", "images_per_class": 3, "seed": 0,
+               "size": 16},
+    "classes": SHAPES,
+    "group": "prototypical",
+    "noun": "shape",
+    "nouns": "shapes",
+    "expected": {"classes": 6, "images": 18},
+}  # fmt: skip
+MODEL_SPEC = {"backend": "hf", "tiny": "qwen2_vl", "seed": 0, "batch_size": 8, "max_pixels": 144}
+
+
+class Fake:
+    """A generative backend that answers with the prompt and a digest of the image it got."""
+
+    name = "fake"
+
+    def __init__(
+        self,
+        *,
+        stop_on_call: int | None = None,
+        stop_with: type[BaseException] = KeyboardInterrupt,
+        fail_prompts: frozenset[str] = frozenset(),
+        broken: bool = False,
+        reply: Callable[[str, str], str] | None = None,
+    ):
+        self.stop_on_call = stop_on_call
+        self.stop_with = stop_with
+        self.fail_prompts = fail_prompts
+        self.broken = broken
+        self.reply = reply or (lambda prompt, digest: f"{prompt}|{digest}")
+        self.calls = 0
+        self.prompts: list[str] = []
+        self.sizes: set[tuple[int, int]] = set()
+        self.choices: list = []
+        self.closed = False
+
+    def generate(self, images, prompts, *, max_new_tokens, choices=None):
+        assert len(images) == len(prompts)
+        self.calls += 1
+        if self.calls == self.stop_on_call:
+            raise self.stop_with()
+        if self.broken:
+            raise RuntimeError("CUDA out of memory")
+        self.prompts.extend(prompts)
+        self.choices.append(choices)
+        out = []
+        for image, prompt in zip(images, prompts, strict=True):
+            self.sizes.add(image.size)
+            if prompt in self.fail_prompts:
+                out.append(Generation(text=None, error="TimeoutError: no answer"))
+                continue
+            text = self.reply(prompt, digest(image))
+            out.append(Generation(text, tokens_in=len(prompt), tokens_out=2, latency_s=0.5))
+        return out
+
+    def info(self):
+        return {"name": "fake", "checkpoint": "fake/model", "calls_at_start": self.calls}
+
+    def close(self):
+        self.closed = True
+
+
+def digest(image) -> str:
+    return hashlib.sha256(image.tobytes()).hexdigest()[:10]
+
+
+def factory_of(backend: Fake) -> Callable[[], Fake]:
+    made = []
+
+    def make() -> Fake:
+        made.append(backend)
+        return backend
+
+    make.made = made  # type: ignore[attr-defined]
+    return make
+
+
+def never() -> Fake:
+    raise AssertionError("the backend must not be created when nothing is left to answer")
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("datasets") / "shapes"
+    prepare_dataset("shapes", SPEC, root)
+    return root
+
+
+@pytest.fixture
+def dataset(prepared, tmp_path) -> Path:
+    """A private copy of the prepared dataset (tests may damage it)."""
+    return Path(shutil.copytree(prepared, tmp_path / "shapes"))
+
+
+def make_requests(root: Path) -> pd.DataFrame:
+    """One distinct prompt per sample, in reverse manifest order."""
+    manifest = load_manifest(root).iloc[::-1].reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "sample_id": manifest["sample_id"],
+            "image": manifest["image"],
+            "label": manifest["label"],
+            "prompt": [f"What is {sid}?" for sid in manifest["sample_id"]],
+            "options": [[label, "other"] for label in manifest["label"]],
+        }
+    )
+
+
+def run(requests, factory, output, root, key="k1", **kwargs):
+    settings = {"max_new_tokens": 8, "chunk_size": 4, "image_workers": 2, **kwargs}
+    return run_inference(requests, factory, output, dataset_root=root, key=key, **settings)
+
+
+def expected_raw(root: Path, requests: pd.DataFrame, max_pixels=None) -> list[str]:
+    return [
+        f"{prompt}|{digest(load_image(root / image, max_pixels))}"
+        for prompt, image in zip(requests["prompt"], requests["image"], strict=True)
+    ]
+
+
+# --- run_inference ---------------------------------------------------------------------------
+
+
+def test_every_request_is_answered_in_request_order(dataset, tmp_path):
+    requests = make_requests(dataset)
+    backend = Fake()
+    rows, stats = run(requests, factory_of(backend), tmp_path / "out.parquet", dataset)
+    assert list(rows.columns) == CHUNK_COLUMNS
+    assert rows["sample_id"].tolist() == requests["sample_id"].tolist()
+    assert rows["prompt"].tolist() == requests["prompt"].tolist()
+    assert rows["raw"].tolist() == expected_raw(dataset, requests)  # each image with its prompt
+    assert rows["error"].isna().all()
+    assert rows["tokens_out"].tolist() == [2] * 18
+    assert backend.prompts == requests["prompt"].tolist()
+    assert backend.calls == 5  # 18 samples in chunks of 4
+    assert backend.closed
+    assert backend.choices == [None] * 5
+    assert stats["computed"] == 18 and stats["reused"] == 0 and stats["errors"] == 0
+    assert stats["backend_info"]["checkpoint"] == "fake/model"
+    assert not (tmp_path / "out.parquet").exists()  # the declared output is the caller's
+
+
+def test_pixel_budget_and_constrained_choices_reach_the_backend(dataset, tmp_path):
+    requests = make_requests(dataset).iloc[:3]
+    backend = Fake()
+    rows, _ = run(
+        requests, factory_of(backend), tmp_path / "out.parquet", dataset,
+        max_pixels=64, constrained=True,
+    )  # fmt: skip
+    assert backend.sizes == {(8, 8)}
+    assert backend.choices == [[list(o) for o in requests["options"]]]
+    assert rows["raw"].tolist() == expected_raw(dataset, requests, max_pixels=64)
+
+
+def test_second_call_with_the_same_key_computes_nothing(dataset, tmp_path):
+    requests = make_requests(dataset)
+    output = tmp_path / "out.parquet"
+    first, _ = run(requests, factory_of(Fake()), output, dataset)
+    again, stats = run(requests, never, output, dataset)
+    pd.testing.assert_frame_equal(first, again)
+    assert stats["computed"] == 0 and stats["reused"] == 18
+    assert stats["backend_info"]["checkpoint"] == "fake/model"
+    # A subset in another order is served from the same chunks.
+    subset = requests.iloc[[7, 1, 12]]
+    part, _ = run(subset, never, output, dataset)
+    assert part["sample_id"].tolist() == subset["sample_id"].tolist()
+    assert (
+        part["raw"].tolist()
+        == first.set_index("sample_id").loc[subset["sample_id"], "raw"].tolist()
+    )
+
+
+@pytest.mark.parametrize("stop_with", [KeyboardInterrupt, SystemExit])
+def test_interrupted_run_resumes_with_the_remaining_samples(dataset, tmp_path, stop_with):
+    requests = make_requests(dataset)
+    output = tmp_path / "interrupted" / "out.parquet"
+    with pytest.raises(stop_with):
+        run(requests, factory_of(Fake(stop_on_call=3, stop_with=stop_with)), output, dataset)
+    assert len(list(chunk_dir(output, "k1").glob("chunk-*.parquet"))) == 2
+    assert not output.exists()
+
+    resumed = Fake()
+    rows, stats = run(requests, factory_of(resumed), output, dataset)
+    assert stats["reused"] == 8 and stats["computed"] == 10
+    assert resumed.prompts == requests["prompt"].tolist()[8:]
+
+    reference, _ = run(requests, factory_of(Fake()), tmp_path / "whole" / "out.parquet", dataset)
+    # Timings differ between runs; everything else must be identical.
+    timing = ["wall_share_s"]
+    pd.testing.assert_frame_equal(rows.drop(columns=timing), reference.drop(columns=timing))
+
+
+def test_failed_samples_are_retried_and_successes_are_not(dataset, tmp_path):
+    requests = make_requests(dataset)
+    output = tmp_path / "out.parquet"
+    failing = frozenset(requests["prompt"].iloc[[0, 5, 17]])
+    rows, stats = run(requests, factory_of(Fake(fail_prompts=failing)), output, dataset)
+    failed = rows["error"].notna()
+    assert stats["errors"] == 3
+    assert set(rows.loc[failed, "prompt"]) == failing
+    assert rows.loc[failed, "raw"].isna().all()
+    assert rows.loc[failed, "error"].str.startswith("TimeoutError").all()
+
+    retry = Fake()
+    rows, stats = run(requests, factory_of(retry), output, dataset)
+    assert stats["computed"] == 3 and stats["reused"] == 15 and stats["errors"] == 0
+    assert set(retry.prompts) == failing
+    assert rows["raw"].tolist() == expected_raw(dataset, requests)
+    assert run(requests, never, output, dataset)[1]["computed"] == 0
+
+
+def test_a_changed_prompt_is_asked_again(dataset, tmp_path):
+    requests = make_requests(dataset)
+    output = tmp_path / "out.parquet"
+    run(requests, factory_of(Fake()), output, dataset)
+    changed = requests.copy()
+    changed.loc[[2, 9], "prompt"] = ["New question 2?", "New question 9?"]
+    backend = Fake()
+    rows, stats = run(changed, factory_of(backend), output, dataset)
+    assert stats["computed"] == 2
+    assert backend.prompts == ["New question 2?", "New question 9?"]
+    assert rows["prompt"].tolist() == changed["prompt"].tolist()
+    assert rows["raw"].tolist() == expected_raw(dataset, changed)
+
+
+def test_unreadable_image_is_a_per_sample_error(dataset, tmp_path):
+    requests = make_requests(dataset)
+    broken = requests["image"].iloc[6]
+    (dataset / broken).write_bytes(b"\x89PNG\r\n\x1a\n garbage, not a picture")
+    backend = Fake()
+    rows, stats = run(requests, factory_of(backend), tmp_path / "out.parquet", dataset)
+    bad = rows["sample_id"] == requests["sample_id"].iloc[6]
+    assert rows.loc[bad, "error"].iloc[0].startswith("image:")
+    assert rows.loc[bad, "raw"].isna().all()
+    assert rows.loc[~bad, "error"].isna().all()
+    assert stats["errors"] == 1
+    assert requests["prompt"].iloc[6] not in backend.prompts
+    assert len(backend.prompts) == 17
+    # Still unreadable on the next run: only that sample is tried again.
+    rows, stats = run(requests, factory_of(Fake()), tmp_path / "out.parquet", dataset)
+    assert stats["computed"] == 1 and stats["errors"] == 1
+
+
+def test_missing_image_is_a_per_sample_error(dataset, tmp_path):
+    requests = make_requests(dataset)
+    (dataset / requests["image"].iloc[0]).unlink()
+    rows, _ = run(requests, factory_of(Fake()), tmp_path / "out.parquet", dataset)
+    assert rows["error"].iloc[0].startswith("image:")
+    assert rows["error"].iloc[1:].isna().all()
+
+
+def test_a_different_key_discards_the_old_chunks(dataset, tmp_path):
+    requests = make_requests(dataset)
+    output = tmp_path / "out.parquet"
+    run(requests, factory_of(Fake()), output, dataset, key="old")
+    assert chunk_dir(output, "old").exists()
+    backend = Fake()
+    _, stats = run(requests, factory_of(backend), output, dataset, key="new")
+    assert stats["computed"] == 18 and stats["reused"] == 0
+    assert len(backend.prompts) == 18
+    assert not chunk_dir(output, "old").exists()
+    assert [p.name for p in chunk_dir(output, "new").parent.iterdir()] == ["new"]
+
+
+def test_a_backend_that_raises_marks_the_batch_as_errors(dataset, tmp_path):
+    requests = make_requests(dataset)
+    backend = Fake(broken=True)
+    rows, stats = run(requests, factory_of(backend), tmp_path / "out.parquet", dataset)
+    assert len(rows) == 18
+    assert (rows["error"] == "RuntimeError: CUDA out of memory").all()
+    assert rows["raw"].isna().all()
+    assert stats["errors"] == 18
+    assert backend.calls == 5 and backend.closed
+    # The next run retries all of them.
+    rows, stats = run(requests, factory_of(Fake()), tmp_path / "out.parquet", dataset)
+    assert stats["computed"] == 18 and stats["errors"] == 0
+
+
+# --- evaluate --------------------------------------------------------------------------------
+
+
+def test_evaluate_writes_predictions_with_metadata(prepared, tmp_path, monkeypatch):
+    backend = Fake(reply=lambda prompt, digest: f"  a {digest}\n")
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: backend)
+    output = tmp_path / "predictions" / "shapes" / "owc-base" / "fake.parquet"
+    task = {"protocol": "open", "prompt": "What type of {noun} is in this photo?",
+            "max_new_tokens": 64, "metrics": ["textual_inclusion"]}  # fmt: skip
+    kwargs = {
+        "dataset_root": prepared, "dataset_name": "shapes", "dataset_spec": SPEC,
+        "task_name": "owc-base", "task": task, "model_name": "fake", "model_spec": MODEL_SPEC,
+        "output": output, "seed": 1234, "limit": 12, "chunk_size": 5, "image_workers": 2,
+    }  # fmt: skip
+    returned = evaluate(**kwargs)
+    frame = read_parquet(output)
+    assert set(PREDICTION_COLUMNS) <= set(frame.columns)
+    assert list(frame.columns[: len(PREDICTION_COLUMNS)]) == PREDICTION_COLUMNS
+    assert len(frame) == 12
+    assert frame["label"].value_counts().to_dict() == dict.fromkeys(SHAPES, 2)
+    assert set(frame["prompt"]) == {"What type of shape is in this photo?"}
+    assert frame["error"].isna().all()
+    assert (frame["answer"] == frame["raw"].str.strip()).all()
+    assert frame["answer"].str.match(r"^a [0-9a-f]{10}$").all()
+    assert set(frame["parse_status"]) == {"text"}
+    pd.testing.assert_frame_equal(frame, returned.reset_index(drop=True), check_dtype=False)
+
+    meta = read_metadata(output)
+    assert meta["backend"] == "hf"
+    assert meta["model_spec"] == MODEL_SPEC
+    assert meta["task_spec"] == task
+    assert meta["seed"] == 1234
+    assert (meta["dataset"], meta["task"], meta["model"]) == ("shapes", "owc-base", "fake")
+    assert meta["samples"] == 12 and meta["errors"] == 0
+    # Throughput comes from the job's own clock around the generate calls, not from the
+    # backend's per-request latency (which overlaps for concurrent backends).
+    shares = frame["wall_share_s"].astype(float)
+    assert meta["throughput"]["images_per_s"] == pytest.approx(len(shares) / shares.sum())
+    assert meta["throughput"]["tokens_out_mean"] == pytest.approx(2.0)
+    assert {"versions", "git_commit", "python"} <= set(meta["provenance"])
+    assert meta["provenance"]["versions"]["pandas"] == pd.__version__
+    assert meta["backend_info"]["checkpoint"] == "fake/model"
+    assert meta["resume"]["computed"] == 12
+
+    # Run again: nothing is generated, the same predictions are written.
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: never())
+    again = evaluate(**kwargs)
+    pd.testing.assert_frame_equal(again, returned)
+    assert read_metadata(output)["resume"] == {"reused": 12, "computed": 0, "wall_s": 0.0,
+                                               "errors": 0}  # fmt: skip
+
+
+def test_evaluate_multiple_choice_parses_letters_and_keeps_errors_unparsed(
+    prepared, tmp_path, monkeypatch
+):
+    task = {"protocol": "mcq", "k": 4, "distractors": "random", "parser": "robust",
+            "max_new_tokens": 10, "metrics": ["accuracy"]}  # fmt: skip
+
+    def reply(prompt, digest):
+        return "(B)"
+
+    backend = Fake(reply=reply)
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: backend)
+    output = tmp_path / "mcq.parquet"
+    first = evaluate(
+        dataset_root=prepared, dataset_name="shapes", dataset_spec=SPEC, task_name="mcq4r",
+        task=task, model_name="fake", model_spec=MODEL_SPEC, output=output, seed=7,
+    )  # fmt: skip
+    assert len(first) == 18
+    for options, answer, label in zip(
+        first["options"], first["answer"], first["label"], strict=True
+    ):
+        assert len(options) == 4 and list(options).count(label) == 1
+        assert answer == options[1]
+    assert set(first["answer_letter"]) == {"B"}
+    assert set(first["parse_status"]) == {"letter"}
+
+    # A failed request is data: it keeps its error and is never parsed into an answer.
+    failing = frozenset([first["prompt"].iloc[3]])
+    other = tmp_path / "mcq-errors.parquet"
+    monkeypatch.setattr(
+        "classbench.inference.job.load_backend",
+        lambda spec: Fake(reply=reply, fail_prompts=failing),
+    )
+    rows = evaluate(
+        dataset_root=prepared, dataset_name="shapes", dataset_spec=SPEC, task_name="mcq4r",
+        task=task, model_name="fake", model_spec=MODEL_SPEC, output=other, seed=7,
+    )  # fmt: skip
+    errors = rows["error"].notna()
+    assert errors.sum() == 1
+    assert rows.loc[errors, "answer"].isna().all()
+    assert set(rows.loc[errors, "parse_status"]) == {"error"}
+    assert read_metadata(other)["errors"] == 1
+    assert rows["prompt"].tolist() == first["prompt"].tolist()  # same seed, same prompts
+
+
+def test_answer_to_an_old_prompt_is_never_reused(tmp_path):
+    """A changed prompt whose new attempt fails must not fall back to the old prompt's answer."""
+
+    class Answers:
+        name = "fake"
+
+        def __init__(self, fail: bool) -> None:
+            self.fail = fail
+
+        def generate(self, images, prompts, *, max_new_tokens, choices=None):
+            if self.fail:
+                return [Generation(text=None, error="Boom: down") for _ in prompts]
+            return [Generation(text=f"answer to {p}") for p in prompts]
+
+        def info(self):
+            return {}
+
+        def close(self):
+            pass
+
+    spec = {
+        "source": {"kind": "synthetic", "generator": "shapes", "images_per_class": 1},
+        "classes": ["circle", "ring"],
+        "group": "synthetic",
+    }
+    root = tmp_path / "data"
+    prepare_dataset("d", spec, root)
+    manifest = load_manifest(root)
+    out = tmp_path / "p.parquet"
+
+    def requests(prompt: str) -> pd.DataFrame:
+        return manifest.assign(prompt=prompt, options=None)
+
+    run_inference(requests("OLD"), lambda: Answers(False), out, dataset_root=root, key="k",
+                  max_new_tokens=4)  # fmt: skip
+    rows, stats = run_inference(requests("NEW"), lambda: Answers(True), out, dataset_root=root,
+                                key="k", max_new_tokens=4)  # fmt: skip
+    assert rows["prompt"].eq("NEW").all()
+    assert rows["error"].notna().all() and rows["raw"].isna().all()
+    assert stats["errors"] == len(manifest)
