@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from classbench.io import as_objects
-from classbench.scoring.metrics import label_codes, macro_prf_codes
+from classbench.scoring.registry import METRICS, Metric, describe_column
 from classbench.seeding import rng_for
 from classbench.summary.bootstrap import bootstrap_ci
 
 SUMMARY_COLUMNS = [
     "dataset", "group", "task", "model", "metric", "value", "ci_low", "ci_high", "n", "n_invalid",
 ]  # fmt: skip
-# Per-sample columns of a scores file that are not metrics (``mapping``: how a label-list answer
-# was mapped onto a candidate).
-_NOT_METRICS = {"sample_id", "label", "answer", "valid", "mapping"}
 
 
 def summarise_scores(
@@ -33,11 +30,15 @@ def summarise_scores(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """Rows of the summary for one scores file; invalid samples are excluded and counted."""
+    """Rows of the summary for one scores file; invalid samples are excluded and counted.
+
+    Every score column a metric declares gets the mean over the valid samples; every aggregate
+    metric of ``task_metrics`` (macro P/R/F1) its set statistic, both with a bootstrap interval.
+    """
     valid = scores["valid"].to_numpy(dtype=bool)
     n_invalid = int((~valid).sum())
     rows = []
-    for metric in [c for c in scores.columns if c not in _NOT_METRICS]:
+    for metric in [c for c in scores.columns if describe_column(c) is not None]:
         values = scores.loc[valid, metric].to_numpy(dtype=np.float64)
         values = values[~np.isnan(values)]
         mean, low, high = bootstrap_ci(
@@ -45,9 +46,14 @@ def summarise_scores(
         )
         rows.append(_row(dataset, group, task, model, metric, mean, low, high, len(values),
                          n_invalid))  # fmt: skip
-    if "macro_prf" in task_metrics:
-        rows += _macro_rows(scores[valid], dataset, group, task, model, n_invalid,
-                            n_resamples, confidence, seed)  # fmt: skip
+    for name in task_metrics:
+        declared = METRICS.get(name)
+        if declared is not None and declared.aggregate is not None:
+            statistic = declared.aggregate(
+                scores.loc[valid, "label"].tolist(), as_objects(scores.loc[valid, "answer"])
+            )
+            rows += _aggregate_rows(declared, statistic, int(valid.sum()), dataset, group, task,
+                                    model, n_invalid, n_resamples, confidence, seed)  # fmt: skip
     return rows
 
 
@@ -58,25 +64,22 @@ def _row(dataset, group, task, model, metric, value, low, high, n, n_invalid) ->
     }  # fmt: skip
 
 
-def _macro_rows(valid_scores, dataset, group, task, model, n_invalid, n_resamples, confidence,
-                seed) -> list[dict[str, Any]]:  # fmt: skip
-    """Macro P/R/F1 with a bootstrap over samples (the statistic is not a mean of samples)."""
-    true, pred, n_labels = label_codes(
-        valid_scores["label"].tolist(), as_objects(valid_scores["answer"])
-    )
-    point = macro_prf_codes(true, pred, n_labels)
-    n = len(true)
-    names = ("macro_precision", "macro_recall", "macro_f1")
+def _aggregate_rows(metric: Metric, statistic: Callable[[np.ndarray], tuple[float, ...]], n,
+                    dataset, group, task, model, n_invalid, n_resamples, confidence,
+                    seed) -> list[dict[str, Any]]:  # fmt: skip
+    """A set statistic of ``n`` valid samples with a bootstrap over samples (it is not a mean of
+    samples)."""
+    names = [column.name for column in metric.columns]
+    point = statistic(np.arange(n))
     if n < 2:
         return [_row(dataset, group, task, model, m, v, v, v, n, n_invalid)
                 for m, v in zip(names, point, strict=True)]  # fmt: skip
-    rng = rng_for(seed, "bootstrap", dataset, task, model, "macro_prf")
-    # The labels are encoded once; each replica only indexes the code arrays, and draws its own
-    # indices so memory stays O(n) (an (R, n) matrix is 400 MB for ImageNet's 50k images).
-    replicas = np.empty((n_resamples, 3))
+    rng = rng_for(seed, "bootstrap", dataset, task, model, metric.name)
+    # Each replica draws its own indices so memory stays O(n) (an (R, n) matrix is 400 MB for
+    # ImageNet's 50k images).
+    replicas = np.empty((n_resamples, len(names)))
     for replica in range(n_resamples):
-        idx = rng.integers(0, n, size=n)
-        replicas[replica] = macro_prf_codes(true[idx], pred[idx], n_labels)
+        replicas[replica] = statistic(rng.integers(0, n, size=n))
     alpha = (1 - confidence) / 2
     low = np.percentile(replicas, 100 * alpha, axis=0)
     high = np.percentile(replicas, 100 * (1 - alpha), axis=0)

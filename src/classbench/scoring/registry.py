@@ -1,0 +1,379 @@
+"""Every metric, declared once: how it scores, what it needs, and how its columns are shown.
+
+A task lists metrics by name (``config/tasks.yaml``, enum in ``tasks.schema.yaml``). Each name
+maps to a :class:`Metric` in :data:`METRICS`, and everything downstream reads that declaration:
+scoring (:mod:`classbench.scoring.score`) calls its per-sample function, the summary
+(:mod:`classbench.summary.aggregate`) averages its columns or computes its set statistic, and the
+tables, figures and error gallery take their labels, percent scaling, value ranges and the
+"correct or wrong" verdict from its columns. Adding a metric is adding one entry here.
+
+A per-sample function gets the answers (the answer as text, or the parsed answer: see
+:attr:`Metric.reads`), the reference labels and a :class:`ScoringContext`, and returns one float64
+array per column (an array alone for a single column). Models load lazily, through the context, and
+only for the metrics that declare them in :attr:`Metric.needs`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from classbench.io import as_objects
+from classbench.scoring import metrics as M
+
+# Scores of the extracted final answer (``answer_extraction: final``) carry this suffix.
+FINAL_SUFFIX = "_final"
+
+# What a metric may need, and how a missing one is reported.
+NEEDS: dict[str, str] = {
+    "encoder": "a sentence encoder",
+    "spacy": "a spaCy pipeline",
+    "judge": "the judge's verdicts",
+}
+Need = Literal["encoder", "spacy", "judge"]
+
+
+@dataclass(frozen=True)
+class ScoreColumn:
+    """One column a metric writes: a per-sample score, or a row of the summary for an aggregate.
+
+    ``name`` may hold placeholders for numbers (``semantic_similarity@{t}``): the column then
+    stands for every name of that shape, and its labels are filled with the matched numbers.
+    """
+
+    name: str
+    short: str
+    """Table headers and the gallery's score chips (``TI``)."""
+    long: str
+    """Axis labels and captions (``textual inclusion``)."""
+    proportion: bool = True
+    """A share of samples in [0, 1] (a mean of 0/1 verdicts)."""
+    bounds: tuple[float, float] | None = None
+    """The range of a value that is not a proportion (a cosine: [-1, 1]); ``None``: unbounded."""
+    percent: bool = True
+    """Tables and figures show the value x100 (lmms-owc reports similarities so too)."""
+    correctness_rank: int | None = None
+    """Where this 0/1 column decides "correct or wrong" in the gallery: the lowest rank scored
+    wins (accuracy, else textual inclusion, ...); ``None``: it decides nothing."""
+    in_gallery: bool = True
+    """Shown on the gallery's cards (threshold indicators restate a similarity and are not)."""
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """Where the value, and so any confidence bound, can lie."""
+        if self.proportion:
+            return 0.0, 1.0
+        return self.bounds if self.bounds is not None else (-math.inf, math.inf)
+
+    def match(self, name: str) -> ScoreColumn | None:
+        """This column resolved for ``name`` (placeholders filled), or ``None`` if it is not it."""
+        if "{" not in self.name:
+            return self if name == self.name else None
+        parts = re.split(r"\{(\w+)\}", self.name)
+        number = "[-+.0-9eE]+"
+        regex = "".join(
+            re.escape(part) if i % 2 == 0 else f"(?P<{part}>{number})"
+            for i, part in enumerate(parts)
+        )
+        found = re.fullmatch(regex, name)
+        if found is None:
+            return None
+        values = found.groupdict()
+        return replace(
+            self, name=name, short=self.short.format(**values), long=self.long.format(**values)
+        )
+
+
+@dataclass
+class ScoringContext:
+    """What a per-sample function may use besides the answers and labels, for one answer column.
+
+    Models come from loaders and load once, on first use; ``memo`` shares work between the metrics
+    of one answer column (semantic similarity feeds the thresholds).
+    """
+
+    predictions: pd.DataFrame
+    settings: Mapping[str, Any]
+    loaders: Mapping[str, Callable[[], Any] | None]
+    judge: pd.DataFrame | None = None
+    loaded: dict[str, Any] = field(default_factory=dict)
+    memo: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def has(self, need: str) -> bool:
+        """Whether ``need`` (a key of :data:`NEEDS`) can be provided."""
+        if need == "judge":
+            return self.judge is not None
+        return self.loaders.get(need) is not None
+
+    def model(self, need: str) -> Any:
+        """The model for ``need``, loaded on first use."""
+        if need not in self.loaded:
+            loader = self.loaders.get(need)
+            if loader is None:
+                raise ValueError(f"no loader for {NEEDS[need]}")
+            self.loaded[need] = loader()
+        return self.loaded[need]
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.settings.get("encode_batch_size", 256))
+
+    def similarity(self, texts: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+        """Semantic similarity of each text to its label, computed once per answer column."""
+        if "semantic_similarity" not in self.memo:
+            self.memo["semantic_similarity"] = M.semantic_similarity(
+                texts, labels, self.model("encoder"), batch_size=self.batch_size
+            )
+        return self.memo["semantic_similarity"]
+
+
+PerSample = Callable[
+    [Sequence[Any], Sequence[str], ScoringContext], np.ndarray | dict[str, np.ndarray]
+]
+# A set statistic: given the valid samples' labels and parsed answers, a function of a resample's
+# indices (``np.arange(n)`` for the point estimate) returning one value per column.
+SetStatistic = Callable[
+    [Sequence[Hashable], Sequence[Any]], Callable[[np.ndarray], tuple[float, ...]]
+]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric a task can list: its computation, its needs and the columns it writes."""
+
+    name: str
+    columns: tuple[ScoreColumn, ...]
+    """Per-sample score columns, or for an aggregate the summary rows, in that order."""
+    per_sample: PerSample | None = None
+    """Scores every sample; ``None`` for an aggregate (see ``aggregate``)."""
+    aggregate: SetStatistic | None = None
+    """A statistic of the whole set (not a mean of samples) on the valid samples' labels and
+    parsed answers, computed and bootstrapped over samples by the summary."""
+    needs: frozenset[Need] = frozenset()
+    reads: Literal["text", "answer"] = "text"
+    """``text``: the answer as written (label lists: the raw output); ``answer``: the parsed
+    answer, for label lists the candidate the label mapping chose (``None``: unparsed)."""
+    on_final_answer: bool = True
+    """Also scored on the extracted final answer (columns suffixed ``_final``)."""
+
+    def __post_init__(self) -> None:
+        if (self.per_sample is None) == (self.aggregate is None):
+            raise ValueError(f"metric '{self.name}': give exactly one of per_sample, aggregate")
+
+
+# ------------------------------------------------------------------------- per-sample functions
+
+
+def _textual_inclusion(texts: Sequence[str], labels: Sequence[str], _: ScoringContext):
+    return M.textual_inclusion(texts, labels)
+
+
+def _exact_match(texts: Sequence[str], labels: Sequence[str], _: ScoringContext):
+    return M.exact_match(texts, labels)
+
+
+def _semantic_similarity(texts: Sequence[str], labels: Sequence[str], context: ScoringContext):
+    return context.similarity(texts, labels)
+
+
+def _similarity_at_thresholds(
+    texts: Sequence[str], labels: Sequence[str], context: ScoringContext
+) -> dict[str, np.ndarray]:
+    thresholds = tuple(context.settings.get("similarity_thresholds", M.SS_THRESHOLDS))
+    return M.similarity_at_thresholds(context.similarity(texts, labels), thresholds)
+
+
+def _concept_similarity(texts: Sequence[str], labels: Sequence[str], context: ScoringContext):
+    return M.concept_semantic_similarity(
+        texts, labels, context.model("encoder"), context.model("spacy"), context.batch_size
+    )
+
+
+def _llm_inclusion(_: Sequence[str], labels: Sequence[str], context: ScoringContext):
+    if context.judge is None:
+        raise ValueError(f"metric 'llm_inclusion' needs {NEEDS['judge']}")
+    verdicts = context.judge.set_index("sample_id")["llm_inclusion"]
+    return verdicts.reindex(context.predictions["sample_id"]).to_numpy(dtype=float)
+
+
+def _accuracy(answers: Sequence[Any], labels: Sequence[str], _: ScoringContext):
+    return M.accuracy(labels, list(answers))
+
+
+def _parse_failure(answers: Sequence[Any], labels: Sequence[str], _: ScoringContext):
+    return np.array([a is None for a in answers], dtype=np.float64)
+
+
+def _accuracy_options(_: Sequence[Any], labels: Sequence[str], context: ScoringContext):
+    return M.accuracy(labels, as_objects(context.predictions["answer_options"]))
+
+
+def _macro_prf(
+    labels: Sequence[Hashable], answers: Sequence[Any]
+) -> Callable[[np.ndarray], tuple[float, ...]]:
+    # The labels are encoded once; each bootstrap replica only indexes the code arrays.
+    true, pred, n_labels = M.label_codes(labels, answers)
+    return lambda idx: M.macro_prf_codes(true[idx], pred[idx], n_labels)
+
+
+# ------------------------------------------------------------------------------- declarations
+
+COSINE = (-1.0, 1.0)
+
+
+def _by_name(*metrics: Metric) -> dict[str, Metric]:
+    return {metric.name: metric for metric in metrics}
+
+
+# In the order of the tasks schema's enum (a test pins the two together).
+METRICS: dict[str, Metric] = _by_name(
+    Metric(
+        name="textual_inclusion",
+        columns=(ScoreColumn("textual_inclusion", "TI", "textual inclusion", correctness_rank=1),),
+        per_sample=_textual_inclusion,
+    ),
+    Metric(
+        name="exact_match",
+        columns=(ScoreColumn("exact_match", "EM", "exact match", correctness_rank=3),),
+        per_sample=_exact_match,
+    ),
+    Metric(
+        name="semantic_similarity",
+        columns=(
+            ScoreColumn(
+                "semantic_similarity", "SS", "semantic similarity", proportion=False, bounds=COSINE
+            ),
+        ),
+        per_sample=_semantic_similarity,
+        needs=frozenset({"encoder"}),
+    ),
+    Metric(
+        name="similarity_at_thresholds",
+        columns=(
+            ScoreColumn(
+                "semantic_similarity@{t}", "SS@{t}", "semantic similarity ≥ {t}", in_gallery=False
+            ),
+            ScoreColumn(
+                "semantic_similarity@avg",
+                "SS@avg",
+                "semantic similarity ≥ t, mean over t",
+                in_gallery=False,
+            ),
+        ),
+        per_sample=_similarity_at_thresholds,
+        needs=frozenset({"encoder"}),
+    ),
+    Metric(
+        name="concept_similarity",
+        columns=(
+            ScoreColumn(
+                "concept_similarity", "CS", "concept similarity", proportion=False, bounds=COSINE
+            ),
+        ),
+        per_sample=_concept_similarity,
+        needs=frozenset({"encoder", "spacy"}),
+    ),
+    Metric(
+        name="llm_inclusion",
+        columns=(ScoreColumn("llm_inclusion", "LI", "LLM inclusion", correctness_rank=2),),
+        per_sample=_llm_inclusion,
+        needs=frozenset({"judge"}),
+        on_final_answer=False,  # the judge sees the whole answer only
+    ),
+    Metric(
+        name="accuracy",
+        columns=(ScoreColumn("accuracy", "Acc", "accuracy", correctness_rank=0),),
+        per_sample=_accuracy,
+        reads="answer",
+    ),
+    Metric(
+        name="parse_failure",
+        columns=(ScoreColumn("parse_failure", "parse fail.", "parse failures"),),
+        per_sample=_parse_failure,
+        reads="answer",
+    ),
+    Metric(
+        name="accuracy_options",
+        columns=(ScoreColumn("accuracy_options", "Acc (options)", "accuracy over the options"),),
+        per_sample=_accuracy_options,
+        reads="answer",
+    ),
+    Metric(
+        name="macro_prf",
+        columns=(
+            ScoreColumn("macro_precision", "P", "macro precision"),
+            ScoreColumn("macro_recall", "R", "macro recall"),
+            ScoreColumn("macro_f1", "F1", "macro F1"),
+        ),
+        aggregate=_macro_prf,
+        reads="answer",
+    ),
+)
+
+
+# ------------------------------------------------------------------------------------ lookups
+
+
+def describe_column(name: str) -> ScoreColumn | None:
+    """The declaration of a score or summary column (``…_final`` included), or ``None``."""
+    for metric in METRICS.values():
+        for column in metric.columns:
+            found = column.match(name)
+            if found is not None:
+                return found
+    if name.endswith(FINAL_SUFFIX):
+        base = name.removesuffix(FINAL_SUFFIX)
+        for metric in METRICS.values():
+            if metric.on_final_answer and metric.per_sample is not None:
+                for column in metric.columns:
+                    found = column.match(base)
+                    if found is not None:
+                        return replace(found, name=name, short=f"{found.short} (final)",
+                                       long=f"{found.long} (final answer)")  # fmt: skip
+    return None
+
+
+def short_label(name: str) -> str | None:
+    """A column's short label (``TI``), or ``None`` when no metric declares it."""
+    column = describe_column(name)
+    return column.short if column is not None else None
+
+
+def long_label(name: str) -> str:
+    """A column's long label (``textual inclusion``); an undeclared name reads as its words."""
+    column = describe_column(name)
+    return column.long if column is not None else name.replace("_", " ")
+
+
+def in_percent(name: str) -> bool:
+    """Whether tables and figures show the column x100 (undeclared columns: yes)."""
+    column = describe_column(name)
+    return column.percent if column is not None else True
+
+
+def correctness_columns() -> list[str]:
+    """The per-sample columns that decide "correct or wrong", first one scored wins."""
+    ranked = [
+        (column.correctness_rank, column.name)
+        for metric in METRICS.values()
+        if metric.per_sample is not None
+        for column in metric.columns
+        if column.correctness_rank is not None
+    ]
+    return [name for _, name in sorted(ranked)]
+
+
+def static_columns() -> dict[str, ScoreColumn]:
+    """Every column with a fixed name (no placeholder), in declaration order."""
+    return {
+        column.name: column
+        for metric in METRICS.values()
+        for column in metric.columns
+        if "{" not in column.name
+    }
