@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from classbench.report import tables
+from classbench.scoring.registry import long_label
 
 _OPEN_FIGURE_METRICS = ("textual_inclusion", "llm_inclusion", "semantic_similarity",
                         "concept_similarity")  # fmt: skip
@@ -96,7 +97,7 @@ def figure_plan(
     for metric in [m for m in _OPEN_FIGURE_METRICS if m in computed]:
         plan[f"open_{metric}"] = {
             "kind": "group_bars", "metric": metric, "tasks": open_tasks,
-            "caption": f"Open world: {tables.METRIC_NAMES.get(metric, metric)} per "
+            "caption": f"Open world: {long_label(metric)} per "
             f"{_BAR_CLUSTERS} and model (95% bootstrap intervals).",
         }  # fmt: skip
     if mcq_tasks:
