@@ -350,3 +350,23 @@ def test_cards_of_label_lists_and_reasoning_tasks() -> None:
     # b's output was mapped onto a label by the scorer: that is what is shown as chosen
     assert page.count("scored as") == 1 and "(nli)</span>" in page
     assert '<li class="chosen">class 2</li>' in page
+
+
+def test_score_chips_follow_the_declarations() -> None:
+    samples = pd.DataFrame({"sample_id": ["a"], "label": ["cat"]})
+    predictions = pd.DataFrame(
+        {"sample_id": ["a"], "label": ["cat"], "raw": ["a cat"], "answer": ["a cat"],
+         "error": None}
+    )  # fmt: skip
+    scores = pd.DataFrame(
+        {"sample_id": ["a"], "valid": True, "exact_match": [0.0], "semantic_similarity": [0.8],
+         "semantic_similarity@0.5": [1.0], "semantic_similarity@avg": [1.0],
+         "notes": [2.0]}
+    )  # fmt: skip
+    page = render_gallery(samples, [GalleryModel("m", predictions, scores)], dataset="d",
+                          task="t", protocol="open")  # fmt: skip
+    assert "EM <b>0</b>" in page and "SS <b>0.80</b>" in page
+    # the threshold indicators restate the similarity; an undeclared column is not a score
+    assert "SS@" not in page and "notes" not in page
+    # exact match decides when nothing ranked before it was scored
+    assert '<span class="badge wrong">' in page

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from classbench.report import figure_parts as parts
 from classbench.report import figures, tables
+from classbench.scoring.registry import METRICS, Metric, ScoreColumn
 
 DATASETS = {"cifar_10": "prototypical", "flowers": "fine-grained"}
 LMMS = ("llava_1.5-7b", "qwen2-vl-7b")
@@ -282,3 +284,31 @@ def test_figures(summary, tmp_path, name, empty):
     assert width >= 400 and height >= 250  # at 200 dpi: at least 2 x 1.25 inches
     assert image[..., :3].std() > 0.01  # not blank
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_declared_metric_reaches_the_tables_and_figures(summary, tmp_path, monkeypatch):
+    """A metric declared once gets its labels, scaling and range in every table and figure."""
+    words = ScoreColumn("answer_words", "words", "words per answer", proportion=False,
+                        percent=False)  # fmt: skip
+    metric = Metric(name="answer_words", columns=(words,), per_sample=lambda *_: np.zeros(0))
+    monkeypatch.setitem(METRICS, metric.name, metric)
+    ti = summary[summary["metric"] == "textual_inclusion"]
+    counts = ti.assign(metric="answer_words", value=3.0, ci_low=2.5, ci_high=3.5)
+    data = pd.concat([summary, counts], ignore_index=True)
+    display, numeric = tables.open_world_table(
+        data, PROTOCOLS, metrics=("textual_inclusion", "answer_words")
+    )
+    row = ("owc-base", LMMS[0])
+    assert display.loc[row, ("prototypical", "words")] == "3.0 [2.5, 3.5]"  # not x100
+    assert display.loc[row, ("prototypical", "TI")] == "46.4 [44.3, 48.5]"
+    # not a proportion: a mean over datasets is not clipped to [0, 1]
+    assert numeric.loc[row, ("all", "answer_words", "ci_high")] > 1.0
+    stem = tmp_path / "open_world"
+    _, md, tex = _check_files(tables.write_table(numeric, stem, caption="Open world"), stem)
+    assert "prototypical words" in md and "3.0 [2.5, 3.5]" in md
+    assert " & words & " in tex
+
+    assert parts.metric_label("answer_words") == "words per answer"
+    assert parts.metric_label("accuracy") == "accuracy (%)"
+    paths = figures.plot_group_bars(data, "answer_words", tmp_path / "words", tasks=["owc-base"])
+    assert [p.suffix for p in paths] == [".png", ".pdf"]
