@@ -224,7 +224,10 @@ def _macro_prf(
 
 # ------------------------------------------------------------------------------- declarations
 
-COSINE = (-1.0, 1.0)
+
+def _cosine(name: str, short: str, long: str) -> ScoreColumn:
+    """A cosine similarity, in [-1, 1]."""
+    return ScoreColumn(name, short, long, proportion=False, bounds=(-1.0, 1.0))
 
 
 def _by_name(*metrics: Metric) -> dict[str, Metric]:
@@ -245,11 +248,7 @@ METRICS: dict[str, Metric] = _by_name(
     ),
     Metric(
         name="semantic_similarity",
-        columns=(
-            ScoreColumn(
-                "semantic_similarity", "SS", "semantic similarity", proportion=False, bounds=COSINE
-            ),
-        ),
+        columns=(_cosine("semantic_similarity", "SS", "semantic similarity"),),
         per_sample=_semantic_similarity,
         needs=frozenset({"encoder"}),
     ),
@@ -271,11 +270,7 @@ METRICS: dict[str, Metric] = _by_name(
     ),
     Metric(
         name="concept_similarity",
-        columns=(
-            ScoreColumn(
-                "concept_similarity", "CS", "concept similarity", proportion=False, bounds=COSINE
-            ),
-        ),
+        columns=(_cosine("concept_similarity", "CS", "concept similarity"),),
         per_sample=_concept_similarity,
         needs=frozenset({"encoder", "spacy"}),
     ),
