@@ -225,9 +225,9 @@ def bar_panels(
 def place_labels(fig: Figure, ax, x: np.ndarray, y: np.ndarray, labels: Sequence[str]) -> None:
     """Label each point at the nearest candidate spot that overlaps no other label, no point and
     no axes edge; farther spots get a leader line. Falls back to the least-overlapping spot."""
-    FigureCanvasAgg(fig)  # a renderer to measure text with
+    canvas = FigureCanvasAgg(fig)  # a renderer to measure text with
     fig.draw_without_rendering()  # settle the constrained layout first
-    renderer = fig.canvas.get_renderer()
+    renderer = canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
     to_px = fig.dpi / 72
     centres = ax.transData.transform(np.column_stack([x, y]))
@@ -283,6 +283,7 @@ def place_labels(fig: Figure, ax, x: np.ndarray, y: np.ndarray, labels: Sequence
                 best = (score, dx, dy, ha, va, box)
             if score == 0:
                 break
+        assert best is not None  # there are always candidates
         _, dx, dy, ha, va, box = best
         text = annotate(i, dx, dy, ha, va, leader=abs(dx) > 6 or abs(dy) > 6)
         text.set_in_layout(False)

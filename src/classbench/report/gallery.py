@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -168,12 +168,12 @@ def _score_columns(frames: Sequence[pd.DataFrame]) -> list[str]:
 def _options_html(options: object, chosen: object, label: object, lettered: bool) -> str:
     if missing(options) or isinstance(options, str):
         return ""
-    options = list(options)  # type: ignore[call-overload]
-    if len(options) > _MAX_OPTIONS:
+    listed: list[Any] = list(cast(Iterable[Any], options))
+    if len(listed) > _MAX_OPTIONS:
         # a label list of every class would swamp the card; the truth and answer are shown
-        return f'<span class="muted">{len(options)} candidate labels</span>'
+        return f'<span class="muted">{len(listed)} candidate labels</span>'
     items = []
-    for i, option in enumerate(options):
+    for i, option in enumerate(listed):
         letter = chr(ord("A") + i) if lettered else ""
         classes = []
         if str(option) == str(label):

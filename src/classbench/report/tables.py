@@ -231,7 +231,9 @@ def labels_table(
         ]
         index = ["dataset", "model"]
         pairs = set(zip(data["dataset"], data["model"], strict=True))
-        row_order = [(d, m) for d in dataset_order(data) for m in model_list if (d, m) in pairs]
+        row_order: list[tuple[str, ...]] = [
+            (d, m) for d in dataset_order(data) for m in model_list if (d, m) in pairs
+        ]
     else:
         parts = [
             aggregate_datasets(

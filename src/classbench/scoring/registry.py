@@ -5,7 +5,8 @@ maps to a :class:`Metric` in :data:`METRICS`, and everything downstream reads th
 scoring (:mod:`classbench.scoring.score`) calls its per-sample function, the summary
 (:mod:`classbench.summary.aggregate`) averages its columns or computes its set statistic, and the
 tables, figures and error gallery take their labels, percent scaling, value ranges and the
-"correct or wrong" verdict from its columns. Adding a metric is adding one entry here.
+"correct or wrong" verdict from its columns. Adding a metric is one entry here, plus its name
+in the schema's enum (a test keeps the two in step).
 
 A per-sample function gets the answers (the answer as text, or the parsed answer: see
 :attr:`Metric.reads`), the reference labels and a :class:`ScoringContext`, and returns one float64
