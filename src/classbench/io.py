@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,12 +17,21 @@ METADATA_KEY = b"classbench"
 
 
 def atomic_path(path: str | os.PathLike) -> tuple[Path, Path]:
-    """A temporary sibling of ``path`` (same folder, so ``os.replace`` is atomic) and the target."""
+    """A temporary sibling of ``path`` (same folder, so ``os.replace`` is atomic) and the target.
+
+    The sibling is created with mode 0666 less the umask, as ``open`` would create the target
+    (``tempfile.mkstemp`` makes it 0600, and the rename would keep the results private).
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    return Path(tmp), target
+    while True:
+        tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp, target
 
 
 def write_parquet(

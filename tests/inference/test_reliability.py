@@ -339,3 +339,29 @@ def test_secrets_never_reach_any_output(tmp_path, monkeypatch):
                     leaks.append(str(path.relative_to(workdir)))
     assert (workdir / "results" / "report.html").stat().st_size > 0
     assert leaks == []
+
+
+# -- permissions -------------------------------------------------------------------------------
+
+
+def test_written_files_keep_the_umask_permissions(tmp_path):
+    """Under umask 022 results are readable by the group and others (0644), as any file the
+    user writes; the temporary file must not make them private (0600)."""
+    import os
+    import stat
+
+    from classbench.io import write_json, write_text
+
+    previous = os.umask(0o022)
+    try:
+        written = [
+            write_parquet(pd.DataFrame({"a": [1]}), tmp_path / "results" / "summary.parquet"),
+            write_text("| a |\n", tmp_path / "results" / "tables" / "t.md"),
+            write_json({"a": 1}, tmp_path / "results" / "meta.json"),
+        ]
+        os.umask(0o027)
+        group_only = write_text("x", tmp_path / "results" / "group.txt")
+    finally:
+        os.umask(previous)
+    assert [stat.S_IMODE(path.stat().st_mode) for path in written] == [0o644] * 3
+    assert stat.S_IMODE(group_only.stat().st_mode) == 0o640
