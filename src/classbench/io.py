@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 METADATA_KEY = b"classbench"
+
+
+class DamagedFileError(RuntimeError):
+    """A file exists but cannot be read (cut short, overwritten); the message says how to
+    rebuild it."""
 
 
 def atomic_path(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -54,15 +59,39 @@ def write_parquet(
 
 
 def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a parquet file written by :func:`write_parquet`."""
-    return pq.read_table(path).to_pandas()
+    """Read a parquet file written by :func:`write_parquet`.
+
+    Raises :class:`DamagedFileError` for a file that exists but cannot be read.
+    """
+    return _parquet(pq.read_table, path).to_pandas()
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON metadata of a parquet file written by :func:`write_parquet` (empty if none)."""
-    schema = pq.read_schema(path)
+    schema = _parquet(pq.read_schema, path)
     raw = (schema.metadata or {}).get(METADATA_KEY)
     return json.loads(raw) if raw else {}
+
+
+def _parquet(reader: Callable[[Any], Any], path: str | os.PathLike) -> Any:
+    try:
+        return reader(path)
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
+        raise
+    # A cut footer raises ArrowInvalid; damaged column data a plain OSError.
+    except (pa.ArrowException, OSError) as err:
+        raise DamagedFileError(damage_message(path, err)) from err
+
+
+def damage_message(path: str | os.PathLike, err: BaseException) -> str:
+    """What is wrong with a damaged file and how to rebuild it."""
+    path = Path(path)
+    message = f"{path} is damaged ({err}): delete it and run the workflow again to rebuild it"
+    chunks = path.with_name(f"{path.name}.chunks")
+    if chunks.is_dir():
+        # Inference keeps its answers in chunks: the rebuild asks the model nothing again.
+        message += f"; it is rebuilt from {chunks} without asking the model again"
+    return message
 
 
 def write_json(data: Any, path: str | os.PathLike) -> Path:

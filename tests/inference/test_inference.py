@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ from classbench.data import load_manifest, prepare_dataset
 from classbench.images import load_image
 from classbench.inference.chunks import CHUNK_COLUMNS, chunk_dir, run_inference
 from classbench.inference.job import PREDICTION_COLUMNS, evaluate
-from classbench.io import read_metadata, read_parquet
+from classbench.io import DamagedFileError, read_metadata, read_parquet
 
 SHAPES = ["circle", "ring", "square", "triangle", "star", "cross"]
 SPEC = {
@@ -297,6 +298,29 @@ def test_a_backend_that_raises_marks_the_batch_as_errors(dataset, tmp_path):
     assert stats["computed"] == 18 and stats["errors"] == 0
 
 
+def test_a_damaged_chunk_is_quarantined_and_its_samples_asked_again(dataset, tmp_path, caplog):
+    """A chunk cut short (a full disk, a copy interrupted) must not block every later run: it
+    is renamed ``*.corrupt`` with a warning and only its samples are asked again."""
+    requests = make_requests(dataset)
+    output = tmp_path / "out.parquet"
+    first, _ = run(requests, factory_of(Fake()), output, dataset)
+    damaged = sorted(chunk_dir(output, "k1").glob("chunk-*.parquet"))[1]
+    lost = read_parquet(damaged)["prompt"].tolist()
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+
+    backend = Fake()
+    with caplog.at_level(logging.WARNING, logger="classbench.inference.chunks"):
+        rows, stats = run(requests, factory_of(backend), output, dataset)
+    assert stats["computed"] == len(lost) == 4 and stats["reused"] == 14
+    assert sorted(backend.prompts) == sorted(lost)
+    timing = ["wall_share_s"]
+    pd.testing.assert_frame_equal(rows.drop(columns=timing), first.drop(columns=timing))
+    assert not damaged.exists()
+    assert damaged.with_name(damaged.name + ".corrupt").exists()
+    assert damaged.name in caplog.text and "damaged" in caplog.text
+    assert run(requests, never, output, dataset)[1]["computed"] == 0
+
+
 # --- evaluate --------------------------------------------------------------------------------
 
 
@@ -433,3 +457,33 @@ def test_answer_to_an_old_prompt_is_never_reused(tmp_path):
     assert rows["prompt"].eq("NEW").all()
     assert rows["error"].notna().all() and rows["raw"].isna().all()
     assert stats["errors"] == len(manifest)
+
+
+def test_a_damaged_predictions_file_is_named_and_rebuilt_from_its_chunks(
+    prepared, tmp_path, monkeypatch
+):
+    """A finished predictions file cut short stops the rule that reads it with one error naming
+    the file and the repair; the repair rebuilds it from the chunks without asking the model."""
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: Fake())
+    output = tmp_path / "predictions" / "shapes" / "owc-base" / "fake.parquet"
+    task = {"protocol": "open", "prompt": "What is this?", "max_new_tokens": 8,
+            "metrics": ["exact_match"]}  # fmt: skip
+    kwargs = {
+        "dataset_root": prepared, "dataset_name": "shapes", "dataset_spec": SPEC,
+        "task_name": "owc-base", "task": task, "model_name": "fake", "model_spec": MODEL_SPEC,
+        "output": output, "seed": 1, "chunk_size": 5, "image_workers": 2,
+    }  # fmt: skip
+    first = evaluate(**kwargs)
+    output.write_bytes(output.read_bytes()[: output.stat().st_size // 2])
+    for reader in (read_parquet, read_metadata):
+        with pytest.raises(DamagedFileError) as caught:
+            reader(output)
+        message = str(caught.value)
+        assert str(output) in message and "delete it" in message
+        assert f"{output.name}.chunks" in message
+
+    output.unlink()
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: never())
+    rebuilt = evaluate(**kwargs)
+    assert read_metadata(output)["resume"]["computed"] == 0
+    pd.testing.assert_frame_equal(rebuilt, first)

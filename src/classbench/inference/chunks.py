@@ -3,7 +3,8 @@
 Finished samples are appended to chunk files next to the output (each written atomically), keyed
 by a fingerprint of everything that determines the model's answer. A restarted job reads the
 chunks, skips every sample already answered with the same prompt, retries samples that failed,
-and loses at most the chunk in flight. The declared output is written once, at the end. Chunks
+and loses at most the chunk in flight; a damaged chunk is set aside (``*.corrupt``) and its
+samples asked again. The declared output is written once, at the end. Chunks
 stay as a cache, so a forced re-run (``--forcerun``) sends only the failed samples again.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -26,7 +28,9 @@ from tqdm import tqdm
 
 from classbench.backends.base import Generation, GenerativeBackend
 from classbench.images import ImageLoadError, load_image
-from classbench.io import missing, read_parquet, write_json, write_parquet
+from classbench.io import DamagedFileError, missing, read_parquet, write_json, write_parquet
+
+log = logging.getLogger(__name__)
 
 CHUNK_COLUMNS = [
     "sample_id",
@@ -56,9 +60,13 @@ def read_chunks(directory: Path, requests: pd.DataFrame | None = None) -> pd.Dat
     later chunk beats an earlier one. With ``requests``, only answers to the requests' current
     prompts count: an answer to an earlier wording is never taken for an answer to this one."""
     files = sorted(directory.glob("chunk-*.parquet")) if directory.exists() else []
-    if not files:
+    frames = []
+    for order, path in enumerate(files):
+        frame = _read_chunk(path)
+        if frame is not None:
+            frames.append(frame.assign(_order=order))
+    if not frames:
         return pd.DataFrame(columns=CHUNK_COLUMNS)
-    frames = [read_parquet(path).assign(_order=i) for i, path in enumerate(files)]
     rows = pd.concat(frames, ignore_index=True)
     if requests is not None:
         asked = set(zip(requests["sample_id"], requests["prompt"], strict=True))
@@ -67,6 +75,21 @@ def read_chunks(directory: Path, requests: pd.DataFrame | None = None) -> pd.Dat
     rows["_ok"] = rows["error"].isna()
     rows = rows.sort_values(["_ok", "_order"]).drop_duplicates("sample_id", keep="last")
     return rows.drop(columns=["_ok", "_order"]).reset_index(drop=True)
+
+
+def _read_chunk(path: Path) -> pd.DataFrame | None:
+    """A chunk's rows, or None for a damaged chunk, which is set aside as ``*.corrupt``: left
+    in place it would stop every later run, and its samples are simply asked again."""
+    try:
+        return read_parquet(path)
+    except DamagedFileError as err:
+        quarantine = path.with_name(f"{path.name}.corrupt")
+        os.replace(path, quarantine)
+        log.warning(
+            "chunk %s is damaged (%s); moved to %s, its samples are asked again",
+            path, err.__cause__ or err, quarantine.name,
+        )  # fmt: skip
+        return None
 
 
 def pending_requests(requests: pd.DataFrame, done: pd.DataFrame) -> pd.DataFrame:
