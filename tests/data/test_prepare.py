@@ -44,7 +44,7 @@ def test_synthetic_preparation_writes_the_contract(tmp_path):
     root = tmp_path / "shapes"
     meta = prepare_dataset("shapes", shapes_spec(), root)
     manifest = load_manifest(root)
-    assert list(manifest.columns) == ["sample_id", "image", "label", "label_idx"]
+    assert list(manifest.columns) == ["sample_id", "image", "label", "label_idx", "image_sha256"]
     assert len(manifest) == 12
     assert manifest["sample_id"].is_unique
     assert load_classes(root) == SHAPES
@@ -59,6 +59,8 @@ def test_synthetic_preparation_writes_the_contract(tmp_path):
     for relative in manifest["image"]:
         assert meta["checksums"][relative] == file_sha256(root / relative)
         assert load_image(root / relative).size == (16, 16)
+    # Each image's content hash, on its row: what inference keys a resumed answer on.
+    assert manifest["image_sha256"].tolist() == [file_sha256(root / i) for i in manifest["image"]]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shapes"]  # no staging left behind
 
 

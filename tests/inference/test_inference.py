@@ -321,6 +321,24 @@ def test_a_damaged_chunk_is_quarantined_and_its_samples_asked_again(dataset, tmp
     assert run(requests, never, output, dataset)[1]["computed"] == 0
 
 
+def test_a_changed_image_is_asked_again(dataset, tmp_path):
+    """The same sample id and prompt with other image bytes is another question."""
+    requests = make_requests(dataset).assign(image_sha256=[f"h{i}" for i in range(18)])
+    output = tmp_path / "out.parquet"
+    run(requests, factory_of(Fake()), output, dataset)
+    changed = requests.copy()
+    changed.loc[[4, 11], "image_sha256"] = ["new 4", "new 11"]
+    backend = Fake()
+    rows, stats = run(changed, factory_of(backend), output, dataset)
+    assert stats["computed"] == 2 and stats["reused"] == 16
+    assert backend.prompts == changed["prompt"].iloc[[4, 11]].tolist()
+    assert rows["image_sha256"].tolist() == changed["image_sha256"].tolist()
+    # Answers given before the hash was known are not taken for answers about these images.
+    unhashed = tmp_path / "unhashed.parquet"
+    run(requests.drop(columns="image_sha256"), factory_of(Fake()), unhashed, dataset)
+    assert run(requests, factory_of(Fake()), unhashed, dataset)[1]["computed"] == 18
+
+
 # --- evaluate --------------------------------------------------------------------------------
 
 
@@ -487,3 +505,53 @@ def test_a_damaged_predictions_file_is_named_and_rebuilt_from_its_chunks(
     rebuilt = evaluate(**kwargs)
     assert read_metadata(output)["resume"]["computed"] == 0
     pd.testing.assert_frame_equal(rebuilt, first)
+
+
+def test_re_prepared_images_are_asked_again(dataset, tmp_path, monkeypatch):
+    """Re-preparing a dataset with another seed keeps every sample id and prompt but changes
+    every image: no old answer may be reused (the chunk key alone would reuse all 18)."""
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: Fake())
+    output = tmp_path / "predictions" / "fake.parquet"
+    task = {"protocol": "open", "prompt": "What is this?", "max_new_tokens": 8,
+            "metrics": ["exact_match"]}  # fmt: skip
+    kwargs = {
+        "dataset_root": dataset, "dataset_name": "shapes", "dataset_spec": SPEC,
+        "task_name": "owc-base", "task": task, "model_name": "fake", "model_spec": MODEL_SPEC,
+        "output": output, "seed": 1, "chunk_size": 5, "image_workers": 2,
+    }  # fmt: skip
+    before = evaluate(**kwargs)
+    reseeded = {**SPEC, "source": {**SPEC["source"], "seed": 1}}
+    prepare_dataset("shapes", reseeded, dataset)
+    after = evaluate(**kwargs)
+    assert read_metadata(output)["resume"] == {"reused": 0, "computed": 18, "wall_s": pytest.approx(
+        read_metadata(output)["resume"]["wall_s"]), "errors": 0}  # fmt: skip
+    assert after["sample_id"].tolist() == before["sample_id"].tolist()
+    manifest = load_manifest(dataset).set_index("sample_id")
+    images = manifest.loc[after["sample_id"], "image"]
+    assert after["raw"].tolist() == [
+        f"What is this?|{digest(load_image(dataset / i, MODEL_SPEC['max_pixels']))}" for i in images
+    ]
+    assert (
+        after["image_sha256"].tolist() == manifest.loc[after["sample_id"], "image_sha256"].tolist()
+    )
+    assert not set(after["raw"]) & set(before["raw"])
+
+
+def test_a_manifest_without_image_hashes_still_resumes(dataset, tmp_path, monkeypatch):
+    """Datasets prepared before the manifest held image hashes keep working and resuming."""
+    from classbench.io import write_parquet
+
+    manifest = load_manifest(dataset)
+    write_parquet(manifest.drop(columns="image_sha256"), dataset / "manifest.parquet")
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: Fake())
+    kwargs = {
+        "dataset_root": dataset, "dataset_name": "shapes", "dataset_spec": SPEC,
+        "task_name": "owc-base", "task": {"protocol": "open", "prompt": "What?",
+                                          "max_new_tokens": 8, "metrics": ["exact_match"]},
+        "model_name": "fake", "model_spec": MODEL_SPEC, "output": tmp_path / "p.parquet",
+        "seed": 1, "chunk_size": 5, "image_workers": 2,
+    }  # fmt: skip
+    first = evaluate(**kwargs)
+    assert first["error"].isna().all() and len(first) == 18
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: never())
+    pd.testing.assert_frame_equal(evaluate(**kwargs), first)

@@ -20,6 +20,9 @@ from classbench.io import read_parquet
 from classbench.seeding import rng_for
 
 MANIFEST_COLUMNS = ["sample_id", "image", "label", "label_idx"]
+# Each image's sha256, written once by preparation. Inference keys resumed answers on it, so a
+# re-prepared image is asked again. Manifests from before it existed lack it and still load.
+IMAGE_HASH_COLUMN = "image_sha256"
 CLASSES_COLUMNS = ["label_idx", "label"]
 
 
@@ -50,7 +53,8 @@ class DatasetFiles:
 
 
 def load_manifest(root: str | os.PathLike) -> pd.DataFrame:
-    """The manifest of a prepared dataset, with ``image`` relative to ``root``."""
+    """The manifest of a prepared dataset, with ``image`` relative to ``root`` (and
+    :data:`IMAGE_HASH_COLUMN` when preparation wrote it)."""
     frame = read_parquet(DatasetFiles(Path(root)).manifest)
     missing = [column for column in MANIFEST_COLUMNS if column not in frame.columns]
     if missing:

@@ -13,6 +13,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from classbench.data.manifest import (
+    IMAGE_HASH_COLUMN,
     DatasetError,
     DatasetFiles,
     check_counts,
@@ -140,7 +141,8 @@ def _verify_and_describe(
         # Where the bytes came from (archive and split-file digests, loader fingerprints).
         meta["provenance"] = provenance
     write_json(meta, files.meta)
-    write_parquet(manifest, root / ".manifest.parquet")
+    hashes = [checksums[relative] for relative in manifest["image"]]
+    write_parquet(manifest.assign(**{IMAGE_HASH_COLUMN: hashes}), root / ".manifest.parquet")
     return meta
 
 

@@ -2,10 +2,11 @@
 
 Finished samples are appended to chunk files next to the output (each written atomically), keyed
 by a fingerprint of everything that determines the model's answer. A restarted job reads the
-chunks, skips every sample already answered with the same prompt, retries samples that failed,
-and loses at most the chunk in flight; a damaged chunk is set aside (``*.corrupt``) and its
-samples asked again. The declared output is written once, at the end. Chunks
-stay as a cache, so a forced re-run (``--forcerun``) sends only the failed samples again.
+chunks, skips every sample already answered with the same prompt about the same image bytes
+(the manifest's sha256), retries samples that failed, and loses at most the chunk in flight; a
+damaged chunk is set aside (``*.corrupt``) and its samples asked again. The declared output is
+written once, at the end. Chunks stay as a cache, so a forced re-run (``--forcerun``) sends
+only the failed samples again.
 """
 
 from __future__ import annotations
@@ -27,8 +28,16 @@ from PIL import Image
 from tqdm import tqdm
 
 from classbench.backends.base import Generation, GenerativeBackend
+from classbench.data.manifest import IMAGE_HASH_COLUMN
 from classbench.images import ImageLoadError, load_image
-from classbench.io import DamagedFileError, missing, read_parquet, write_json, write_parquet
+from classbench.io import (
+    DamagedFileError,
+    as_objects,
+    missing,
+    read_parquet,
+    write_json,
+    write_parquet,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +50,7 @@ CHUNK_COLUMNS = [
     "tokens_out",
     "latency_s",
     "wall_share_s",
+    IMAGE_HASH_COLUMN,
 ]
 
 
@@ -55,10 +65,27 @@ def chunk_dir(output: str | os.PathLike, key: str) -> Path:
     return output.parent / f"{output.name}.chunks" / key
 
 
+def answer_keys(frame: pd.DataFrame) -> list[tuple[Any, Any, Any]]:
+    """What makes each row's question: (sample id, prompt, image sha256 or None).
+
+    Requests and chunks without image hashes (a manifest prepared before they existed) have
+    None, so they resume among themselves, while an answer given before the hash was known is
+    never taken for an answer about an image whose hash is known.
+    """
+    return list(zip(frame["sample_id"], frame["prompt"], _image_hashes(frame), strict=True))
+
+
+def _image_hashes(frame: pd.DataFrame) -> list[str | None]:
+    if IMAGE_HASH_COLUMN not in frame.columns:
+        return [None] * len(frame)
+    return as_objects(frame[IMAGE_HASH_COLUMN])
+
+
 def read_chunks(directory: Path, requests: pd.DataFrame | None = None) -> pd.DataFrame:
     """All rows answered so far; for a sample answered twice, a success beats an error and a
     later chunk beats an earlier one. With ``requests``, only answers to the requests' current
-    prompts count: an answer to an earlier wording is never taken for an answer to this one."""
+    prompts about their current images count: an answer to an earlier wording, or about other
+    image bytes under the same id, is never taken for an answer to this one."""
     files = sorted(directory.glob("chunk-*.parquet")) if directory.exists() else []
     frames = []
     for order, path in enumerate(files):
@@ -68,10 +95,11 @@ def read_chunks(directory: Path, requests: pd.DataFrame | None = None) -> pd.Dat
     if not frames:
         return pd.DataFrame(columns=CHUNK_COLUMNS)
     rows = pd.concat(frames, ignore_index=True)
+    if IMAGE_HASH_COLUMN not in rows.columns:  # chunks written before images were hashed
+        rows[IMAGE_HASH_COLUMN] = None
     if requests is not None:
-        asked = set(zip(requests["sample_id"], requests["prompt"], strict=True))
-        current = [pair in asked for pair in zip(rows["sample_id"], rows["prompt"], strict=True)]
-        rows = rows[current]
+        asked = set(answer_keys(requests))
+        rows = rows[[key in asked for key in answer_keys(rows)]]
     rows["_ok"] = rows["error"].isna()
     rows = rows.sort_values(["_ok", "_order"]).drop_duplicates("sample_id", keep="last")
     return rows.drop(columns=["_ok", "_order"]).reset_index(drop=True)
@@ -93,14 +121,9 @@ def _read_chunk(path: Path) -> pd.DataFrame | None:
 
 
 def pending_requests(requests: pd.DataFrame, done: pd.DataFrame) -> pd.DataFrame:
-    """Requests without a successful answer to the same prompt."""
-    ok = done[done["error"].isna()]
-    answered = set(zip(ok["sample_id"], ok["prompt"], strict=True))
-    keep = [
-        (sid, prompt) not in answered
-        for sid, prompt in zip(requests["sample_id"], requests["prompt"], strict=True)
-    ]
-    return requests[keep]
+    """Requests without a successful answer to the same prompt about the same image."""
+    answered = set(answer_keys(done[done["error"].isna()]))
+    return requests[[key not in answered for key in answer_keys(requests)]]
 
 
 def _load_images(
@@ -194,6 +217,7 @@ def generate_chunk(
             "wall_share_s": pd.array(
                 [share if i in answered else None for i in range(len(chunk))], dtype="Float64"
             ),
+            IMAGE_HASH_COLUMN: _image_hashes(chunk),
         }
     )
 

@@ -13,6 +13,7 @@ from classbench import __version__
 from classbench.backends.base import BackendError, GenerativeBackend
 from classbench.config import answer_relevant
 from classbench.data import load_classes, load_manifest, stratified_limit
+from classbench.data.manifest import IMAGE_HASH_COLUMN
 from classbench.inference.chunks import fingerprint, run_inference, throughput
 from classbench.io import as_objects, read_parquet, write_parquet
 from classbench.protocols import answer_mode_problem, protocol_module
@@ -57,7 +58,7 @@ def build_requests(
     manifest = stratified_limit(load_manifest(dataset_root), limit, seed, dataset_name)
     options = read_parquet(options_path) if options_path else None
     module = protocol_module(task["protocol"])
-    return module.build_requests(
+    requests = module.build_requests(
         manifest,
         load_classes(dataset_root),
         task,
@@ -66,6 +67,11 @@ def build_requests(
         seed=seed,
         options=options,
     )
+    if IMAGE_HASH_COLUMN in manifest.columns:
+        # Part of each sample's resume key: another image under the same id is asked again.
+        hashes = dict(zip(manifest["sample_id"], manifest[IMAGE_HASH_COLUMN], strict=True))
+        requests[IMAGE_HASH_COLUMN] = requests["sample_id"].map(hashes)
+    return requests
 
 
 def parse_answers(
