@@ -15,7 +15,7 @@ from classbench.backends.base import Generation
 from classbench.data import load_manifest, prepare_dataset
 from classbench.images import load_image
 from classbench.inference.chunks import CHUNK_COLUMNS, chunk_dir, run_inference
-from classbench.inference.job import PREDICTION_COLUMNS, evaluate
+from classbench.inference.job import PREDICTION_COLUMNS, ModelFailedError, evaluate
 from classbench.io import DamagedFileError, read_metadata, read_parquet
 
 SHAPES = ["circle", "ring", "square", "triangle", "star", "cross"]
@@ -555,3 +555,36 @@ def test_a_manifest_without_image_hashes_still_resumes(dataset, tmp_path, monkey
     assert first["error"].isna().all() and len(first) == 18
     monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: never())
     pd.testing.assert_frame_equal(evaluate(**kwargs), first)
+
+
+def test_a_model_that_answers_nothing_fails_its_job_and_keeps_its_chunks(
+    prepared, tmp_path, monkeypatch
+):
+    """A server down for the whole run is not a finished job: it fails with one line naming
+    the model, writes no predictions file, and the re-run (or Slurm retry) asks again."""
+    down = Fake(broken=True)
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: down)
+    output = tmp_path / "predictions" / "shapes" / "owc-base" / "fake.parquet"
+    task = {"protocol": "open", "prompt": "What is this?", "max_new_tokens": 8,
+            "metrics": ["exact_match"]}  # fmt: skip
+    kwargs = {
+        "dataset_root": prepared, "dataset_name": "shapes", "dataset_spec": SPEC,
+        "task_name": "owc-base", "task": task, "model_name": "fake", "model_spec": MODEL_SPEC,
+        "output": output, "seed": 1, "chunk_size": 5, "image_workers": 2,
+    }  # fmt: skip
+    with pytest.raises(ModelFailedError) as caught:
+        evaluate(**kwargs)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "'fake'" in message and "shapes/owc-base" in message and "18" in message
+    assert "RuntimeError: CUDA out of memory" in message
+    assert not output.exists()
+    chunks = list(output.parent.glob(f"{output.name}.chunks/*/chunk-*.parquet"))
+    saved = pd.concat([read_parquet(path) for path in chunks])
+    assert len(saved) == 18 and saved["error"].notna().all()
+
+    back = Fake()
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: back)
+    rows = evaluate(**kwargs)
+    assert len(back.prompts) == 18 and rows["error"].isna().all()
+    assert read_metadata(output)["resume"]["computed"] == 18

@@ -7,6 +7,7 @@ workflow on one small dataset.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -123,17 +124,64 @@ def test_unclear_replies_are_draws_and_rating_counts_them() -> None:
         _predictions(), ScriptedJudge(reply), settings=SETTINGS, seed=5, keys=KEYS
     )
     assert set(games["score_a"]) == {0.0, 0.5, 1.0}
-    board, stats = rank_games(games, [*MODELS, "delta"], settings=SETTINGS, seed=5, keys=KEYS)
-    assert sorted(board["model"]) == sorted([*MODELS, "delta"])
-    delta = board.set_index("model").loc["delta"]
-    assert delta["games"] == 0 and delta["rating"] == 1000
+    board, stats = rank_games(games, MODELS, settings=SETTINGS, seed=5, keys=KEYS)
+    assert sorted(board["model"]) == MODELS
     assert board["wins"].sum() == board["losses"].sum()
     assert board["draws"].sum() == 2 * stats["draws"]
     assert stats["a_wins"] + stats["b_wins"] + stats["draws"] == len(games)
     # The rating follows play order, so it is the same whatever order the file is in.
     shuffled = games.sample(frac=1.0, random_state=0)
     again, _ = rank_games(shuffled, MODELS, settings=SETTINGS, seed=5, keys=KEYS)
-    pd.testing.assert_frame_equal(board[board["model"] != "delta"].reset_index(drop=True), again)
+    pd.testing.assert_frame_equal(board, again)
+
+
+def _dead(predictions: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The three models plus "delta", whose server was down: every sample failed."""
+    dead = predictions["alpha"].assign(answer=None, error="ConnectError: refused")
+    return {**predictions, "delta": dead}
+
+
+def test_a_model_without_a_valid_answer_is_left_out_of_the_games(caplog) -> None:
+    """A model that failed everywhere is not rated 1000 [1000, 1000] after 0 games: it plays
+    no game, the others play exactly the games they would play without it, and a note says so."""
+    with caplog.at_level(logging.INFO, logger="classbench.ranking.leaderboards"):
+        games, stats = judge_games(
+            _dead(_predictions()), ScriptedJudge(), settings=SETTINGS, seed=7, keys=KEYS
+        )
+    alone, _ = judge_games(_predictions(), ScriptedJudge(), settings=SETTINGS, seed=7, keys=KEYS)
+    pd.testing.assert_frame_equal(games, alone)
+    assert stats["models"] == MODELS
+    assert stats["left_out"] == {"delta": "no valid answer in this scope"}
+    assert "delta" in caplog.text and "left out" in caplog.text
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="classbench.ranking.leaderboards"):
+        board, stats = rank_games(games, [*MODELS, "delta"], settings=SETTINGS, seed=5, keys=KEYS)
+    assert sorted(board["model"]) == MODELS
+    assert stats["left_out"] == {"delta": "played no game"}
+    assert "delta" in caplog.text and "left out" in caplog.text
+
+
+def test_a_model_without_a_valid_score_is_left_out_of_the_similarity_board(caplog) -> None:
+    settings = {**SETTINGS, "criterion": "semantic_similarity"}
+
+    def scores(predictions: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        return {
+            model: frame.assign(
+                semantic_similarity=np.where(frame["error"].isna(), (m + 1) / 4, np.nan)
+            )
+            for m, (model, frame) in enumerate(predictions.items())
+        }
+
+    with caplog.at_level(logging.INFO, logger="classbench.ranking.leaderboards"):
+        board, stats = rank_models(scores(_dead(_predictions())), settings=settings, seed=7,
+                                   keys=KEYS)  # fmt: skip
+    alone, alone_stats = rank_models(scores(_predictions()), settings=settings, seed=7, keys=KEYS)
+    pd.testing.assert_frame_equal(board, alone)
+    assert sorted(board["model"]) == MODELS
+    assert stats["left_out"] == {"delta": "no valid answer in this scope"}
+    assert stats["games_played"] == alone_stats["games_played"]
+    assert "delta" in caplog.text and "left out" in caplog.text
 
 
 def test_judge_with_wrong_number_of_replies_fails() -> None:

@@ -23,7 +23,11 @@ PREDICTION_COLUMNS = [
     "sample_id", "label", "prompt", "options", "raw", "answer", "error", "parse_status",
     "answer_mode", "tokens_in", "tokens_out", "latency_s",
 ]  # fmt: skip
-# Settings that cannot change a model's answer; left out of the resume fingerprint.
+
+
+class ModelFailedError(RuntimeError):
+    """Every sample of a job failed (the server was down, the model would not load): the job
+    fails with its chunks kept, so a re-run or a Slurm retry asks again."""
 
 
 def load_backend(spec: Mapping[str, Any]) -> GenerativeBackend:
@@ -143,6 +147,8 @@ def evaluate(
 ) -> pd.DataFrame:
     """Run (or resume) one evaluation and write its predictions file with full metadata.
 
+    Raises :class:`ModelFailedError`, writing nothing, when every sample failed.
+
     Closed protocols are answered in the task's ``answer_mode``: ``generate`` (free text,
     parsed), ``constrained`` (the backend may only emit one of the presented choices) or
     ``loglik`` (the choice the model gives the highest log-likelihood).
@@ -177,6 +183,15 @@ def evaluate(
         constrained=mode == "constrained",
         loglik=mode == "loglik",
     )
+    if len(rows) and rows["error"].notna().all():
+        # Not a result: a run that "succeeded" with no answer would be scored, ranked and
+        # tabulated as if the model had been asked. The chunks hold the errors; no output.
+        first = " ".join(str(rows["error"].iloc[0]).split())[:300]  # one line, however long
+        raise ModelFailedError(
+            f"model '{model_name}' answered none of the {len(rows)} samples of "
+            f"{dataset_name}/{task_name} (first error: {first}); no predictions written, the "
+            "errors are kept in its chunks and a re-run asks again"
+        )
     predictions = parse_answers(rows, requests, task)
     metadata = {
         "dataset": dataset_name,

@@ -11,11 +11,15 @@ decide a game:
 
 Both criteria draw the same games from the same seeded generator, so they can be compared game
 for game. Images on which either model has no valid answer are not played (their count is
-recorded).
+recorded). A model with no valid answer in the scope (its server was down, say) is left out
+before the games are drawn, with a logged note and a ``left_out`` entry in the statistics, so
+it is not listed at the initial rating after 0 games and the others play the games they would
+play without it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +35,35 @@ GAME_COLUMNS = ["game", "doc", "model_a", "model_b", "answer_a", "answer_b", "ta
 
 # A pairwise judge: (answers A, answers B, targets) -> one raw reply per game.
 PairwiseJudge = Callable[[list[str], list[str], list[str]], list[str]]
+
+NO_VALID_ANSWER = "no valid answer in this scope"
+NO_GAME = "played no game"
+
+log = logging.getLogger(__name__)
+
+
+def _with_results(
+    frames: Mapping[str, pd.DataFrame],
+    valid: Callable[[pd.DataFrame], pd.Series],
+    keys: tuple[object, ...],
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """The models with at least one ``valid`` row, and the others with the reason they are left
+    out (each logged); two models at least must remain to play."""
+    kept = {model: frame for model, frame in frames.items() if bool(valid(frame).any())}
+    left_out = {model: NO_VALID_ANSWER for model in sorted(frames) if model not in kept}
+    _note(left_out, keys)
+    if len(kept) < 2:
+        raise ValueError(
+            f"Elo {'/'.join(map(str, keys))}: fewer than two models have a valid answer "
+            f"(left out: {', '.join(left_out) or 'none'})"
+        )
+    return kept, left_out
+
+
+def _note(left_out: Mapping[str, str], keys: tuple[object, ...]) -> None:
+    for model, reason in left_out.items():
+        log.warning("Elo %s: %s left out of the leaderboard: %s", "/".join(map(str, keys)),
+                    model, reason)  # fmt: skip
 
 
 def scope_table(frames: Mapping[str, pd.DataFrame], column: str) -> pd.DataFrame:
@@ -99,6 +132,7 @@ def rank_models(
             f"rank_models decides games by semantic similarity, not '{criterion}'"
             " (llm_judge games are judged by judge_games and rated by rank_games)"
         )
+    scores, left_out = _with_results(scores, lambda frame: frame[criterion].notna(), keys)
     models = sorted(scores)
     table = scope_table(scores, criterion)
     docs = table.index.to_numpy()
@@ -117,6 +151,7 @@ def rank_models(
         "docs": len(docs),
         "criterion": criterion,
         "settings": dict(settings),
+        "left_out": left_out,
     }
     return board, stats
 
@@ -140,6 +175,7 @@ def judge_games(
 
     Returns the played games in play order (columns :data:`GAME_COLUMNS`) and statistics.
     """
+    predictions, left_out = _with_results(predictions, lambda frame: frame["error"].isna(), keys)
     models = sorted(predictions)
     frames = {
         model: frame.assign(_ok=frame["error"].isna(), _answer=frame["answer"].map(_as_text))
@@ -182,6 +218,7 @@ def judge_games(
         "docs": len(docs),
         "criterion": "llm_judge",
         "settings": dict(settings),
+        "left_out": left_out,
     }
     return games[GAME_COLUMNS], stats
 
@@ -194,11 +231,15 @@ def rank_games(
     seed: int,
     keys: tuple[object, ...],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Rate judged games (:func:`judge_games`) in play order; every model of ``models`` is listed,
-    also one that played no game."""
+    """Rate judged games (:func:`judge_games`) in play order. A model of ``models`` that played
+    no game (no valid answer in the scope) is left out, with a logged note."""
     games = games.sort_values("game", kind="stable")
+    played = set(games["model_a"]) | set(games["model_b"])
+    rated = [model for model in sorted(models) if model in played]
+    left_out = {model: NO_GAME for model in sorted(models) if model not in played}
+    _note(left_out, keys)
     board = _rate(
-        sorted(models), games["model_a"].to_numpy(dtype=str), games["model_b"].to_numpy(dtype=str),
+        rated, games["model_a"].to_numpy(dtype=str), games["model_b"].to_numpy(dtype=str),
         games["score_a"].to_numpy(dtype=np.float64), settings, seed, keys,
     )  # fmt: skip
     scores = games["score_a"].to_numpy(dtype=np.float64)
@@ -209,6 +250,7 @@ def rank_games(
         "draws": int((scores == 0.5).sum()),
         "criterion": "llm_judge",
         "settings": dict(settings),
+        "left_out": left_out,
     }
     return board, stats
 
