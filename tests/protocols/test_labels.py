@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -11,11 +10,9 @@ import pytest
 import yaml
 
 from classbench.backends.base import BackendError, Generation
-from classbench.cli import main as cli_main
 from classbench.config import ConfigError, load_study
 from classbench.data import load_manifest, prepare_dataset
 from classbench.inference.job import PREDICTION_COLUMNS, best_choice, build_requests, evaluate
-from classbench.io import read_metadata, read_parquet
 from classbench.protocols import answer_mode_problem, labels, mcq, protocol_module
 from classbench.protocols.common import fill
 from classbench.report.tables import open_world_table
@@ -627,114 +624,6 @@ def test_label_tasks_registered():
     assert [tasks[f"labels-k{k}"]["k"] for k in (2, 5, 20, 100)] == [2, 5, 20, 100]
     assert tasks["labels-all"]["k"] == "all"
     assert tasks["mcq26"]["k"] == 26 and tasks["mcq4-loglik"]["answer_mode"] == "loglik"
-
-
-# --- importing lmms-eval / lmms-owc samples -------------------------------------------------------
-
-
-def _owc_records(manifest: pd.DataFrame) -> list[dict]:
-    records = []
-    for doc_id, (image, label) in enumerate(zip(manifest["image"], manifest["label"], strict=True)):
-        visual = f"/scratch/someone/data/shapes/{image}"
-        answer = f"This is a {label}." if doc_id % 2 == 0 else "A drawing."
-        records.append(
-            {
-                "doc_id": doc_id,
-                "doc": {"visual": visual, "target": label},
-                "target": label,
-                "arguments": {"0": "What type of object is in this photo?"},
-                "resps": [["ignored"]],
-                "filtered_resps": ["first", answer],
-                "doc_hash": hashlib.sha256(visual.encode()).hexdigest(),
-                "prompt_hash": "p",
-                "target_hash": "t",
-                "input": "What type of object is in this photo?",
-                "textual_inclusion": 0.0,
-            }
-        )
-    records.append(
-        {
-            "doc_id": 999,
-            "doc": {"visual": "/elsewhere/unknown.png"},
-            "target": "star",
-            "filtered_resps": ["a star"],
-            "input": "q",
-        }
-    )
-    return records
-
-
-def test_import_lmms_owc_samples(shapes, tmp_path, capsys):
-    manifest = load_manifest(shapes)
-    samples = tmp_path / "20250101_000000_samples_shapes.jsonl"
-    samples.write_text("".join(json.dumps(r) + "\n" for r in _owc_records(manifest)))
-    out = tmp_path / "results" / "predictions" / "shapes" / "owc-base" / "external.parquet"
-    status = cli_main(
-        [
-            "import-lmms-eval",
-            "--samples",
-            str(samples),
-            "--dataset",
-            "shapes",
-            "--task",
-            "owc-base",
-            "--model",
-            "external",
-            "--dataset-root",
-            str(shapes),
-            "--out",
-            str(out),
-            "--tasks",
-            str(REPO / "config" / "tasks.yaml"),
-            "--schemas",
-            str(SCHEMAS),
-        ]
-    )
-    assert status == 0 and "13 samples imported" in capsys.readouterr().out
-    frame = read_parquet(out)
-    assert list(frame.columns[: len(PREDICTION_COLUMNS)]) == PREDICTION_COLUMNS
-    matched = frame.iloc[:12]
-    assert matched["sample_id"].tolist() == manifest["sample_id"].tolist()
-    assert matched["label"].tolist() == manifest["label"].tolist()
-    assert frame["sample_id"].iloc[12] == "999" and frame["label"].iloc[12] == "star"
-    assert frame["raw"].iloc[0] == f"This is a {manifest['label'].iloc[0]}."
-    assert (frame["answer"] == frame["raw"].str.strip()).all()
-    assert frame["error"].isna().all()
-    assert set(frame["prompt"]) == {"What type of object is in this photo?", "q"}
-    meta = read_metadata(out)
-    assert meta["imported"]["sha256"] == hashlib.sha256(samples.read_bytes()).hexdigest()
-    assert meta["imported"]["unmatched"] == 1 and meta["backend"] == "imported"
-    scores = score_predictions(
-        frame, {"metrics": ["textual_inclusion", "exact_match"], "protocol": "open"}
-    )
-    assert scores["textual_inclusion"].tolist()[:4] == [1.0, 0.0, 1.0, 0.0]
-
-
-def test_import_refuses_a_closed_task_without_options(shapes, tmp_path, capsys):
-    samples = tmp_path / "s.jsonl"
-    samples.write_text(json.dumps(_owc_records(load_manifest(shapes))[0]) + "\n")
-    status = cli_main(
-        [
-            "import-lmms-eval",
-            "--samples",
-            str(samples),
-            "--dataset",
-            "shapes",
-            "--task",
-            "mcq4",
-            "--model",
-            "x",
-            "--dataset-root",
-            str(shapes),
-            "--out",
-            str(tmp_path / "o.parquet"),
-            "--tasks",
-            str(REPO / "config" / "tasks.yaml"),
-            "--schemas",
-            str(SCHEMAS),
-        ]
-    )
-    assert status == 2 and "options as presented" in capsys.readouterr().err
 
 
 def test_loglik_label_answers_are_scored_as_chosen_not_remapped():
