@@ -110,7 +110,7 @@ def qwen2_vl_config(size: str | dict[str, Any], tokenizer: Any) -> Any:
     """A ``Qwen2VLConfig`` of a named size (or a dict like :data:`QWEN2_VL_SIZES` values)."""
     import transformers as tf
 
-    from classbench.demo import models as tiny
+    from classbench.demo import special_token_ids
 
     sizes = QWEN2_VL_SIZES[size] if isinstance(size, str) else size
     text = dict(sizes["text"])
@@ -119,9 +119,9 @@ def qwen2_vl_config(size: str | dict[str, Any], tokenizer: Any) -> Any:
         raise ValueError(f"mrope_section {mrope} must sum to head_dim / 2")
     if text.get("vocab_size") is None:
         text["vocab_size"] = len(tokenizer)
-    ids = tiny._special_ids(tokenizer)
-    start, end, image, video = tiny._ids(
-        tokenizer, "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"
+    ids = special_token_ids(tokenizer)
+    start, end, image, video = tokenizer.convert_tokens_to_ids(
+        ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
     )
     text_config = {
         "model_type": "qwen2_vl_text",
@@ -153,29 +153,22 @@ def qwen2_vl_processor(
     """The Qwen2-VL processor (patch 14, merge 2) with the given pixel budget."""
     import transformers as tf
 
-    from classbench.demo import models as tiny
+    from classbench.demo import QWEN_TEMPLATE
 
     pixels = {"min_pixels": min_pixels, "max_pixels": max_pixels}
     return tf.Qwen2VLProcessor(
         image_processor=tf.Qwen2VLImageProcessor(**pixels),
         tokenizer=tokenizer,
         video_processor=tf.Qwen2VLVideoProcessor(**pixels),
-        chat_template=tiny._QWEN_TEMPLATE,
+        chat_template=QWEN_TEMPLATE,
     )
 
 
 def qwen2_vl_tokenizer() -> Any:
     """classbench's offline byte-level BPE with the Qwen special tokens and chat template."""
-    from classbench.demo import models as tiny
+    from classbench.demo import qwen_tokenizer
 
-    return tiny._tokenizer(
-        tiny._QWEN_SPECIAL,
-        bos=None,
-        eos="<|im_end|>",
-        pad="<|endoftext|>",
-        named={"image_token": "<|image_pad|>", "video_token": "<|video_pad|>"},
-        chat_template=tiny._QWEN_TEMPLATE,
-    )
+    return qwen_tokenizer()
 
 
 def build_qwen2_vl(
@@ -197,7 +190,7 @@ def build_qwen2_vl(
     import transformers as tf
     from transformers.utils import logging as hf_logging
 
-    from classbench.demo import models as tiny
+    from classbench.demo import configure_generation
 
     tokenizer = qwen2_vl_tokenizer()
     config = qwen2_vl_config(size, tokenizer)
@@ -210,7 +203,7 @@ def build_qwen2_vl(
             model = tf.Qwen2VLForConditionalGeneration(config)
     finally:
         torch.set_default_dtype(previous)
-    tiny._finish(model, tokenizer)
+    configure_generation(model, tokenizer)
     model.eval()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

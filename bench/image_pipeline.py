@@ -186,7 +186,7 @@ def main() -> None:
 
     from classbench.backends import hf
     from classbench.backends.hf import HFBackend
-    from classbench.demo.models import build_tiny_model
+    from classbench.demo import build_tiny_model
 
     hf.tqdm = lambda iterable, **_: iterable  # no per-batch progress bars in the figures' output
 

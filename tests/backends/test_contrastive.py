@@ -14,7 +14,7 @@ from PIL import Image
 
 from classbench.backends.base import BackendError
 from classbench.backends.contrastive import ContrastiveEncoder
-from classbench.demo.models import build_tiny_model
+from classbench.demo import build_tiny_model
 
 TEXTS = ["a cat", "a big red circle on a white background", "dog", "an image of a tulip", "A"]
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from classbench.backends.base import BackendError
 from classbench.backends.hf import HFBackend, build_messages, prepare_image
-from classbench.demo.models import VLM_FAMILIES, build_tiny_model
+from classbench.demo import VLM_FAMILIES, build_tiny_model
 
 MAX_NEW = 6
 SIZES = [(100, 120), (230, 170), (64, 64)]
@@ -229,7 +229,7 @@ def test_prompt_template_replaces_the_chat_template(tmp_path):
     """A plain template (for checkpoints without a chat template) reproduces the chat route
     when it spells the same text, and {image} becomes the processor's image token."""
     from classbench.backends.hf import HFBackend
-    from classbench.demo.models import build_tiny_model
+    from classbench.demo import build_tiny_model
 
     model = build_tiny_model("llava", tmp_path / "llava", seed=0)
     chat = HFBackend({"checkpoint": str(model), "batch_size": 2})

@@ -81,7 +81,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def tiny_qwen(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from classbench.demo.models import build_tiny_model
+    from classbench.demo import build_tiny_model
 
     return build_tiny_model("qwen2_vl", tmp_path_factory.mktemp("qwen2_vl") / "model", seed=0)
 

@@ -365,7 +365,7 @@ REAL_ENGINE_MISSING = _real_engine_missing()
 @pytest.mark.gpu
 @pytest.mark.skipif(bool(REAL_ENGINE_MISSING), reason=f"real vLLM run: {REAL_ENGINE_MISSING}")
 def test_real_vllm_runs_a_tiny_model(tmp_path):
-    from classbench.demo.models import build_tiny_model
+    from classbench.demo import build_tiny_model
 
     model = build_tiny_model("qwen2_vl", tmp_path / "model", seed=0)
     backend = VLLMBackend(

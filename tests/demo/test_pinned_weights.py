@@ -16,7 +16,7 @@ import pytest
 import torch
 import transformers
 
-from classbench.demo.models import FAMILIES, build_tiny_model
+from classbench.demo import FAMILIES, build_tiny_model
 
 PINNED_VERSIONS = {"torch": "2.14.1", "transformers": "5.25.0"}
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from classbench.demo.models import (
+from classbench.demo import (
     CLASSIFIER_FAMILIES,
     CONTRASTIVE_FAMILIES,
     FAMILIES,

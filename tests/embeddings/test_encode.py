@@ -21,7 +21,7 @@ CLASSES = ["circle", "ring", "square", "triangle", "star", "cross"]
 
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory) -> Path:
-    from classbench.demo.models import build_tiny_model
+    from classbench.demo import build_tiny_model
 
     root = tmp_path_factory.mktemp("embed")
     spec = {"source": {"kind": "synthetic", "generator": "shapes", "images_per_class": 3},

@@ -48,7 +48,7 @@ def make_dataset(root: Path, per_class: int = 2) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_qwen(tmp_path_factory) -> Path:
-    from classbench.demo.models import build_tiny_model
+    from classbench.demo import build_tiny_model
 
     return build_tiny_model("qwen2_vl", tmp_path_factory.mktemp("qwen") / "model", seed=0)
 

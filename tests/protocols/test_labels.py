@@ -67,7 +67,7 @@ def shapes(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_bart(tmp_path_factory) -> Path:
-    from classbench.demo.models import build_tiny_model
+    from classbench.demo import build_tiny_model
 
     return build_tiny_model("bart_nli", tmp_path_factory.mktemp("models") / "bart")
 
@@ -530,7 +530,7 @@ def test_best_choice_takes_the_first_maximum():
 
 @pytest.fixture(scope="module")
 def tiny_vlm(tmp_path_factory) -> Path:
-    from classbench.demo.models import build_tiny_model
+    from classbench.demo import build_tiny_model
 
     return build_tiny_model("qwen2_vl", tmp_path_factory.mktemp("models") / "qwen2-vl")
 

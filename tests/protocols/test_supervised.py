@@ -14,7 +14,7 @@ from workflow_helpers import make_workdir, planned_jobs, snakemake
 
 from classbench.config import ConfigError, load_study
 from classbench.data import load_manifest, prepare_dataset, stratified_limit
-from classbench.demo.models import CLASSIFIER_FAMILIES, build_tiny_model
+from classbench.demo import CLASSIFIER_FAMILIES, build_tiny_model
 from classbench.io import read_metadata, read_parquet
 from classbench.protocols.supervised import (
     MappingError,

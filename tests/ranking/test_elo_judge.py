@@ -192,7 +192,7 @@ def test_judge_with_wrong_number_of_replies_fails() -> None:
 def test_tiny_judge_decides_games(tmp_path: Path) -> None:
     """The real judge class, with the tiny random model, end to end through judge_games."""
     from classbench.backends.text_judge import LLMJudge, pairwise_prompt
-    from classbench.demo.models import build_tiny_model
+    from classbench.demo import build_tiny_model
 
     checkpoint = build_tiny_model("qwen2_judge", tmp_path / "judge", seed=0)
     judge = LLMJudge(str(checkpoint), device="cpu", batch_size=4, max_new_tokens=4,

@@ -50,7 +50,7 @@ PROMPTS = [
 
 @pytest.fixture(scope="module")
 def judge(tmp_path_factory: pytest.TempPathFactory):
-    from classbench.demo.models import build_tiny_model
+    from classbench.demo import build_tiny_model
 
     out = build_tiny_model("qwen2_judge", tmp_path_factory.mktemp("judge") / "model", seed=0)
     llm = LLMJudge(str(out), device="cpu", batch_size=3, max_new_tokens=6, progress=False)

@@ -1,4 +1,4 @@
-from classbench.demo.models import build_tiny_model
+from classbench.demo import build_tiny_model
 from classbench.logs import to_log_file
 
 to_log_file(snakemake.log[0])
