@@ -31,7 +31,7 @@ import numpy as np
 from _common import header, table, timed, verdict
 
 from classbench.ranking.ratings import (
-    _MAX_INDEX_ELEMENTS,
+    bootstrap_indices,
     elo_bootstrap,
     elo_replicas,
     sample_games,
@@ -106,13 +106,7 @@ def main() -> None:
 
     # The replicas elo_bootstrap plays: the same generator, keys and chunking.
     replica_rng = rng_for(args.seed, "elo_bootstrap")
-    chunk = max(1, _MAX_INDEX_ELEMENTS // args.games)
-    index = np.concatenate(
-        [
-            replica_rng.integers(0, args.games, size=(min(chunk, args.rounds - s), args.games))
-            for s in range(0, args.rounds, chunk)
-        ]
-    )
+    index = np.concatenate(list(bootstrap_indices(args.games, args.rounds, replica_rng)))
 
     fast_s, fast_runs, (_, low, high) = timed(
         lambda: elo_bootstrap(a, b, score, args.models, n_rounds=args.rounds, seed=args.seed),

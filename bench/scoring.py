@@ -171,8 +171,10 @@ def owc_concepts(predictions: list[str], nlp: Any, batch_size: int = 1024) -> li
 
     def extract(batch: dict[str, list]) -> dict[str, list]:
         docs = nlp.pipe(batch["prediction"], batch_size=len(batch["prediction"]))
+        # Every row parsed by one nlp.pipe per batch, as lmms-owc does; extract_concepts then
+        # reads each parsed doc through a stand-in "pipeline" that returns it.
         batch["concepts"] = [
-            M._concepts_from_doc(doc, text, include_text=True)
+            M.extract_concepts(text, lambda _text, doc=doc: doc, include_text=True)
             for doc, text in zip(docs, batch["prediction"], strict=True)
         ]
         return batch

@@ -18,7 +18,7 @@ Games are given as integer arrays ``a``, ``b`` (model indices) and ``score_a`` (
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import combinations
 from typing import Literal
 
@@ -197,6 +197,16 @@ def _percentiles(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np
     return low, high
 
 
+def bootstrap_indices(
+    n_games: int, n_rounds: int, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
+    """The bootstrap replicas' game indices (each row G draws with replacement from G games),
+    in chunks of rows that bound the index matrix held at once; together ``n_rounds`` rows."""
+    chunk = max(1, _MAX_INDEX_ELEMENTS // max(n_games, 1))
+    for start in range(0, n_rounds, chunk):
+        yield rng.integers(0, n_games, size=(min(chunk, n_rounds - start), n_games))
+
+
 def elo_bootstrap(
     a: Sequence[int] | np.ndarray,
     b: Sequence[int] | np.ndarray,
@@ -221,12 +231,10 @@ def elo_bootstrap(
     if n_games == 0 or n_rounds <= 0:
         return ratings, ratings.copy(), ratings.copy()
     rng = rng_for(seed, "elo_bootstrap", *keys)
-    chunk = max(1, _MAX_INDEX_ELEMENTS // n_games)
-    replicas = []
-    for start in range(0, n_rounds, chunk):
-        size = min(chunk, n_rounds - start)
-        index = rng.integers(0, n_games, size=(size, n_games))
-        replicas.append(elo_replicas(a, b, score_a, n_models, index, k, initial))
+    replicas = [
+        elo_replicas(a, b, score_a, n_models, index, k, initial)
+        for index in bootstrap_indices(n_games, n_rounds, rng)
+    ]
     low, high = _percentiles(np.concatenate(replicas), confidence)
     return ratings, low, high
 
