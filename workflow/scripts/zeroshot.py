@@ -1,5 +1,5 @@
-from classbench.embeddings.encode import predict_zeroshot
 from classbench.logs import to_log_file
+from classbench.protocols.zeroshot import predict_zeroshot
 
 to_log_file(snakemake.log[0])
 job = snakemake.params.job
