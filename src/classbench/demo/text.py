@@ -59,14 +59,12 @@ def _bart_nli() -> Built:
         encoder_ffn_dim=64,
         decoder_ffn_dim=64,
         max_position_embeddings=1024,
-        num_labels=3,
         id2label=labels,
         label2id={name: i for i, name in labels.items()},
         pad_token_id=tok.pad_token_id,
         bos_token_id=bos,
         eos_token_id=eos,
         decoder_start_token_id=eos,
-        forced_bos_token_id=None,
     )
     return tf.BartForSequenceClassification(config), tok
 

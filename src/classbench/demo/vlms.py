@@ -50,10 +50,13 @@ def qwen_tokenizer() -> Any:
     )
 
 
-def _qwen_vl(version: str) -> Built:
-    import transformers as tf
+_QWEN_VISION = {"patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "depth": 2}
+# 56x56 .. 112x112 pixels -> 4 .. 16 image tokens after the 2x2 merge.
+_QWEN_MIN_PIXELS, _QWEN_MAX_PIXELS = IMAGE_SIZE * IMAGE_SIZE, 2 * IMAGE_SIZE * 2 * IMAGE_SIZE
 
-    tok = qwen_tokenizer()
+
+def _qwen_config(tok: Any, version: str, vision: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of a Qwen2-VL / Qwen2.5-VL config, given its vision tower."""
     start, end, image, video = token_ids(
         tok, "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"
     )
@@ -61,48 +64,61 @@ def _qwen_vl(version: str) -> Built:
     rope = {"rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": [2, 3, 3]}
     text = text_config(version, tok, rope_parameters=rope)
     text["model_type"] = f"{version}_text"
-    common = {"patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "depth": 2}
-    if version == "qwen2_vl":
-        vision = {**common, "embed_dim": 32, "hidden_size": 64, "mlp_ratio": 2, "num_heads": 2}
-        config_cls, model_cls, proc_cls = (
-            tf.Qwen2VLConfig,
-            tf.Qwen2VLForConditionalGeneration,
-            tf.Qwen2VLProcessor,
-        )
-    else:
-        vision = {
-            **common,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_heads": 2,
-            "out_hidden_size": 64,
-            "window_size": 56,
-            "fullatt_block_indexes": [1],
-        }
-        config_cls, model_cls, proc_cls = (
-            tf.Qwen2_5_VLConfig,
-            tf.Qwen2_5_VLForConditionalGeneration,
-            tf.Qwen2_5_VLProcessor,
-        )
-    config = config_cls(
-        text_config=text,
-        vision_config=vision,
-        image_token_id=image,
-        video_token_id=video,
-        vision_start_token_id=start,
-        vision_end_token_id=end,
-        tie_word_embeddings=False,
+    return {
+        "text_config": text,
+        "vision_config": {**_QWEN_VISION, **vision},
+        "image_token_id": image,
+        "video_token_id": video,
+        "vision_start_token_id": start,
+        "vision_end_token_id": end,
+        "tie_word_embeddings": False,
         **special_token_ids(tok),
-    )
-    # 56x56 .. 112x112 pixels -> 4 .. 16 image tokens after the 2x2 merge.
-    pixels = {"min_pixels": IMAGE_SIZE * IMAGE_SIZE, "max_pixels": 2 * IMAGE_SIZE * 2 * IMAGE_SIZE}
-    processor = proc_cls(
-        image_processor=tf.Qwen2VLImageProcessor(**pixels),
+    }
+
+
+def _qwen2_vl() -> Built:
+    import transformers as tf
+
+    tok = qwen_tokenizer()
+    vision = {"embed_dim": 32, "hidden_size": 64, "mlp_ratio": 2, "num_heads": 2}
+    config = tf.Qwen2VLConfig(**_qwen_config(tok, "qwen2_vl", vision))
+    processor = tf.Qwen2VLProcessor(
+        image_processor=tf.Qwen2VLImageProcessor(
+            min_pixels=_QWEN_MIN_PIXELS, max_pixels=_QWEN_MAX_PIXELS
+        ),
         tokenizer=tok,
-        video_processor=tf.Qwen2VLVideoProcessor(**pixels),
+        video_processor=tf.Qwen2VLVideoProcessor(
+            min_pixels=_QWEN_MIN_PIXELS, max_pixels=_QWEN_MAX_PIXELS
+        ),
         chat_template=QWEN_TEMPLATE,
     )
-    return configure_generation(model_cls(config), tok), processor
+    return configure_generation(tf.Qwen2VLForConditionalGeneration(config), tok), processor
+
+
+def _qwen2_5_vl() -> Built:
+    import transformers as tf
+
+    tok = qwen_tokenizer()
+    vision = {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_heads": 2,
+        "out_hidden_size": 64,
+        "window_size": 56,
+        "fullatt_block_indexes": [1],
+    }
+    config = tf.Qwen2_5_VLConfig(**_qwen_config(tok, "qwen2_5_vl", vision))
+    processor = tf.Qwen2_5_VLProcessor(
+        image_processor=tf.Qwen2VLImageProcessor(
+            min_pixels=_QWEN_MIN_PIXELS, max_pixels=_QWEN_MAX_PIXELS
+        ),
+        tokenizer=tok,
+        video_processor=tf.Qwen2VLVideoProcessor(
+            min_pixels=_QWEN_MIN_PIXELS, max_pixels=_QWEN_MAX_PIXELS
+        ),
+        chat_template=QWEN_TEMPLATE,
+    )
+    return configure_generation(tf.Qwen2_5_VLForConditionalGeneration(config), tok), processor
 
 
 _LLAVA_SPECIAL = ("<unk>", "<s>", "</s>", "<pad>", "<image>", "[INST]", "[/INST]")
@@ -132,7 +148,7 @@ def _llava() -> Built:
     config = tf.LlavaConfig(
         vision_config=_clip_vision(),
         text_config=text_config("llama", tok),
-        image_token_id=tok.convert_tokens_to_ids("<image>"),
+        image_token_index=tok.convert_tokens_to_ids("<image>"),
         image_seq_length=16,
         vision_feature_layer=-2,
         vision_feature_select_strategy="default",
@@ -161,7 +177,7 @@ def _llava_next() -> Built:
     config = tf.LlavaNextConfig(
         vision_config=_clip_vision(),
         text_config=text_config("llama", tok),
-        image_token_id=tok.convert_tokens_to_ids("<image>"),
+        image_token_index=tok.convert_tokens_to_ids("<image>"),
         image_grid_pinpoints=pinpoints,
         vision_feature_layer=-2,
         vision_feature_select_strategy="default",
@@ -199,8 +215,8 @@ def _llava_onevision() -> Built:
     config = tf.LlavaOnevisionConfig(
         vision_config=vision,
         text_config=text_config("qwen2", tok),
-        image_token_id=tok.convert_tokens_to_ids("<image>"),
-        video_token_id=tok.convert_tokens_to_ids("<video>"),
+        image_token_index=tok.convert_tokens_to_ids("<image>"),
+        video_token_index=tok.convert_tokens_to_ids("<video>"),
         image_grid_pinpoints=pinpoints,
         vision_feature_layer=-1,
         vision_feature_select_strategy="full",
@@ -223,9 +239,9 @@ def _llava_onevision() -> Built:
 _ROW_COL = tuple(f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7))
 
 
-def _idefics(smol: bool) -> Built:
-    import transformers as tf
-
+def _idefics_parts(smol: bool) -> tuple[Any, str, dict[str, Any]]:
+    """The tokenizer, chat template and config keywords Idefics3 and SmolVLM share."""
+    special: tuple[str, ...]
     if smol:
         special = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<video>")
         bos, pad, prefix = "<|im_start|>", "<|im_end|>", "<|im_start|>"
@@ -245,42 +261,57 @@ def _idefics(smol: bool) -> Built:
         named=named,
         chat_template=template,
     )
-    vision = {**TINY_VISION, "model_type": "smolvlm_vision" if smol else "idefics3_vision"}
-    config_cls = tf.SmolVLMConfig if smol else tf.Idefics3Config
     # image_seq_len = (56 / 14)^2 / scale_factor^2 = 4 tokens per 56 px tile.
-    config = config_cls(
-        vision_config=vision,
-        text_config=text_config("llama", tok),
-        image_token_id=tok.convert_tokens_to_ids("<image>"),
-        scale_factor=2,
-        tie_word_embeddings=False,
+    config = {
+        "vision_config": {
+            **TINY_VISION,
+            "model_type": "smolvlm_vision" if smol else "idefics3_vision",
+        },
+        "text_config": text_config("llama", tok),
+        "image_token_id": tok.convert_tokens_to_ids("<image>"),
+        "scale_factor": 2,
+        "tie_word_embeddings": False,
         **special_token_ids(tok),
-    )
-    # Images are resized to at most 112 px and split into 56 px tiles plus a global view.
-    image_kwargs = {
-        "size": {"longest_edge": 2 * IMAGE_SIZE},
-        "max_image_size": {"longest_edge": IMAGE_SIZE},
-        "do_image_splitting": True,
     }
-    if smol:
-        processor = tf.SmolVLMProcessor(
-            image_processor=tf.SmolVLMImageProcessor(**image_kwargs),
-            tokenizer=tok,
-            video_processor=tf.SmolVLMVideoProcessor(
-                size={"longest_edge": IMAGE_SIZE}, max_image_size={"longest_edge": IMAGE_SIZE}
-            ),
-            image_seq_len=4,
-            chat_template=template,
-        )
-        model = tf.SmolVLMForConditionalGeneration(config)
-    else:
-        processor = tf.Idefics3Processor(
-            image_processor=tf.Idefics3ImageProcessor(**image_kwargs),
-            tokenizer=tok,
-            image_seq_len=4,
-            chat_template=template,
-        )
-        model = tf.Idefics3ForConditionalGeneration(config)
+    return tok, template, config
+
+
+# Images are resized to at most 112 px and split into 56 px tiles plus a global view.
+_IDEFICS_IMAGES: dict[str, Any] = {
+    "size": {"longest_edge": 2 * IMAGE_SIZE},
+    "max_image_size": {"longest_edge": IMAGE_SIZE},
+    "do_image_splitting": True,
+}
+
+
+def _idefics3() -> Built:
+    import transformers as tf
+
+    tok, template, config = _idefics_parts(smol=False)
+    processor = tf.Idefics3Processor(
+        image_processor=tf.Idefics3ImageProcessor(**_IDEFICS_IMAGES),
+        tokenizer=tok,
+        image_seq_len=4,
+        chat_template=template,
+    )
+    model = tf.Idefics3ForConditionalGeneration(tf.Idefics3Config(**config))
+    return configure_generation(model, tok), processor
+
+
+def _smolvlm() -> Built:
+    import transformers as tf
+
+    tok, template, config = _idefics_parts(smol=True)
+    processor = tf.SmolVLMProcessor(
+        image_processor=tf.SmolVLMImageProcessor(**_IDEFICS_IMAGES),
+        tokenizer=tok,
+        video_processor=tf.SmolVLMVideoProcessor(
+            size={"longest_edge": IMAGE_SIZE}, max_image_size={"longest_edge": IMAGE_SIZE}
+        ),
+        image_seq_len=4,
+        chat_template=template,
+    )
+    model = tf.SmolVLMForConditionalGeneration(tf.SmolVLMConfig(**config))
     return configure_generation(model, tok), processor
 
 
@@ -376,9 +407,9 @@ def _gemma3() -> Built:
         vision_config=vision,
         text_config=text,
         mm_tokens_per_image=4,  # a square number dividing the 4x4 patch grid
-        boi_token_id=boi,
-        eoi_token_id=eoi,
-        image_token_id=image,
+        boi_token_index=boi,
+        eoi_token_index=eoi,
+        image_token_index=image,
         tie_word_embeddings=False,
         **{**special_token_ids(tok), "eos_token_id": eos},
     )
@@ -392,13 +423,13 @@ def _gemma3() -> Built:
 
 
 BUILDERS: dict[str, Callable[[], Built]] = {
-    "qwen2_vl": lambda: _qwen_vl("qwen2_vl"),
-    "qwen2_5_vl": lambda: _qwen_vl("qwen2_5_vl"),
+    "qwen2_vl": _qwen2_vl,
+    "qwen2_5_vl": _qwen2_5_vl,
     "llava": _llava,
     "llava_next": _llava_next,
     "llava_onevision": _llava_onevision,
-    "idefics3": lambda: _idefics(smol=False),
-    "smolvlm": lambda: _idefics(smol=True),
+    "idefics3": _idefics3,
+    "smolvlm": _smolvlm,
     "internvl": _internvl,
     "gemma3": _gemma3,
 }
