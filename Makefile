@@ -30,6 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests workflow/scripts bench
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --configfile config/demo.yaml --lint
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests workflow/scripts bench

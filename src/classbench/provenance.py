@@ -13,7 +13,7 @@ PACKAGES = ("classbench", "torch", "transformers", "sentence-transformers", "num
 
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in names:
         try:
             versions[name] = version(name)

@@ -134,11 +134,12 @@ class HFBackend:
         self.processor = AutoProcessor.from_pretrained(
             self.checkpoint, **common, **(spec.get("processor_kwargs") or {})
         )
-        self.tokenizer = getattr(self.processor, "tokenizer", None)
-        if self.tokenizer is None:
+        tokenizer = getattr(self.processor, "tokenizer", None)
+        if tokenizer is None:
             raise BackendError(f"the processor of {self.checkpoint} has no tokenizer")
         # Batched decoder-only generation needs the padding on the left of the prompt.
-        self.tokenizer.padding_side = "left"
+        tokenizer.padding_side = "left"
+        self.tokenizer = tokenizer
 
         model_kwargs: dict[str, Any] = {**common, "dtype": self.dtype}
         if device_map is not None:
@@ -148,9 +149,13 @@ class HFBackend:
         if quant_config is not None:
             model_kwargs["quantization_config"] = quant_config
         model_kwargs.update(spec.get("model_kwargs") or {})
-        self.model = AutoModelForImageTextToText.from_pretrained(self.checkpoint, **model_kwargs)
+        # Any, not the model class: None once closed.
+        self.model: Any = AutoModelForImageTextToText.from_pretrained(
+            self.checkpoint, **model_kwargs
+        )
         if device_map is None and quant_config is None:
-            self.model.to("cpu")
+            # functools.wraps on a method: mypy reads transformers' .to() unbound
+            self.model.to("cpu")  # type: ignore[arg-type]
         self.model.eval()
         self.device = self.model.device
 

@@ -164,10 +164,12 @@ class LLMJudge:
         if self.tokenizer.pad_token is None:
             # Llama 3.x ships without a pad token; lmms-owc pads with EOS as well.
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(
+        # Any, not the model class: None once closed.
+        self.model: Any = AutoModelForCausalLM.from_pretrained(
             checkpoint, revision=revision, dtype=self.dtype
         )
-        self.model.to(self.device)
+        # functools.wraps on a method: mypy reads transformers' .to() unbound
+        self.model.to(self.device)  # type: ignore[arg-type]
         self.model.eval()
         self._torch = torch
 
@@ -182,9 +184,10 @@ class LLMJudge:
         if self.system_prompt is not None:
             messages.append({"role": "system", "content": self.system_prompt})
         messages.append({"role": "user", "content": prompt})
-        return self.tokenizer.apply_chat_template(
+        text = self.tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=False, **self.chat_template_kwargs
         )
+        return str(text)  # tokenize=False: the rendered prompt
 
     def _generate_batch(self, texts: list[str]) -> list[str]:
         torch = self._torch

@@ -87,7 +87,7 @@ def _location(path: Iterator[Any] | Any) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
-def _with_defaults(validator_class: type) -> type:
+def _with_defaults(validator_class: type[Any]) -> type[Any]:
     """A validator that also fills in the schemas' ``default`` values."""
     validate_properties = validator_class.VALIDATORS["properties"]
 
@@ -160,6 +160,7 @@ class Study:
     tasks: dict[str, dict[str, Any]]
     jobs: list[Job] = field(default_factory=list)
     _index: dict[tuple, list[Job]] = field(default_factory=dict, repr=False)
+    _by_triple: dict[tuple[str, str, str], Job] | None = field(default=None, repr=False)
 
     # --- lookups -----------------------------------------------------------------------------
     def protocol(self, task: str) -> str:
@@ -220,9 +221,9 @@ class Study:
         return self._index[key]
 
     def job(self, dataset: str, task: str, model: str) -> Job | None:
-        if ("triples",) not in self._index:
-            self._index[("triples",)] = {(j.dataset, j.task, j.model): j for j in self.jobs}
-        return self._index[("triples",)].get((dataset, task, model))
+        if self._by_triple is None:
+            self._by_triple = {(j.dataset, j.task, j.model): j for j in self.jobs}
+        return self._by_triple.get((dataset, task, model))
 
     @property
     def built_models(self) -> list[str]:
@@ -350,15 +351,15 @@ def load_study(
     here; turn it off where jobs run in other environments (``--sdm conda``) or for a dry run.
     """
     schema_dir = Path(schema_dir)
-    config = copy.deepcopy(dict(config))
-    validate(config, load_yaml(schema_dir / "config.schema.yaml"), "config")
-    registries = {**DEFAULT_REGISTRIES, **config.get("registries", {})}
+    validated = copy.deepcopy(dict(config))
+    validate(validated, load_yaml(schema_dir / "config.schema.yaml"), "config")
+    registries = {**DEFAULT_REGISTRIES, **validated.get("registries", {})}
     loaded = {}
     for kind, path in registries.items():
         content = load_yaml(path) or {}
         validate(content, load_yaml(schema_dir / f"{kind}.schema.yaml"), path)
         loaded[kind] = content
-    study = Study(config, loaded["datasets"], loaded["models"], loaded["tasks"])
+    study = Study(validated, loaded["datasets"], loaded["models"], loaded["tasks"])
     _cross_check(study, registries, check_packages)
     study.jobs = _plan_jobs(study)
     _check_jobs(study, registries)
@@ -414,13 +415,14 @@ def _cross_check(study: Study, registries: Mapping[str, str], check_packages: bo
             )
     needs_nli = [t for t in config["tasks"] if study.tasks[t].get("fallback") == "nli"]
     nli = config.get("nli_model")
-    if needs_nli and nli is None:
-        raise ConfigError(
-            f"config: nli_model: task '{needs_nli[0]}' maps answers with fallback: nli, but no "
-            "NLI model is named"
-        )
-    if needs_nli and study.models.get(nli, {}).get("backend") != "nli":
-        raise ConfigError(f"config: nli_model: '{nli}' is not an nli model")
+    if needs_nli:
+        if nli is None:
+            raise ConfigError(
+                f"config: nli_model: task '{needs_nli[0]}' maps answers with fallback: nli, but "
+                "no NLI model is named"
+            )
+        if study.models.get(nli, {}).get("backend") != "nli":
+            raise ConfigError(f"config: nli_model: '{nli}' is not an nli model")
     for task in config["elo"].get("tasks") or []:
         if task not in config["tasks"]:
             raise ConfigError(f"config: elo.tasks: '{task}' is not one of the study's tasks")

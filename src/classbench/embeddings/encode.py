@@ -50,7 +50,8 @@ def embed_dataset(
     errors: list[str | None] = []
     for start in tqdm(range(0, len(manifest), chunk_size), desc="embed images", unit="chunk"):
         chunk = manifest.iloc[start : start + chunk_size]
-        images, slots = [], []
+        images = []
+        slots: list[int | None] = []  # index into images; None: unreadable
         for relative in chunk["image"]:
             try:
                 images.append(load_image(root / relative))

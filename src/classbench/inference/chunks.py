@@ -173,6 +173,7 @@ def generate_chunk(
     """
     results: list[Generation] = [Generation(text=None)] * len(chunk)
     ready = [i for i, image in enumerate(images) if not isinstance(image, ImageLoadError)]
+    readable = [image for image in images if not isinstance(image, ImageLoadError)]
     for i, image in enumerate(images):
         if isinstance(image, ImageLoadError):
             results[i] = Generation(text=None, error=f"image: {image}")
@@ -184,15 +185,16 @@ def generate_chunk(
         started = time.perf_counter()
         try:
             if loglik:
+                # loglik answers closed protocols only, whose samples all have options.
                 generated = _score_choices(
                     backend,
-                    [images[i] for i in ready],
+                    readable,
                     [chunk["prompt"].iloc[i] for i in ready],
-                    [options[i] for i in ready],
+                    [options[i] or [] for i in ready],
                 )
             else:
                 generated = backend.generate(
-                    [images[i] for i in ready],
+                    readable,
                     [chunk["prompt"].iloc[i] for i in ready],
                     max_new_tokens=max_new_tokens,
                     choices=[options[i] for i in ready] if constrained else None,

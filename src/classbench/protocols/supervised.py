@@ -166,7 +166,8 @@ def predict_supervised(
     errors: list[str | None] = []
     seconds = 0.0
     for start in range(0, len(manifest), chunk_size):
-        images, slots = [], []
+        images = []
+        slots: list[int | None] = []  # index into images; None: unreadable
         for relative in manifest["image"].iloc[start : start + chunk_size]:
             try:
                 images.append(load_image(root / relative))

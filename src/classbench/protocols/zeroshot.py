@@ -43,7 +43,7 @@ def predict_zeroshot(
     row_of = {sid: i for i, sid in enumerate(usable["sample_id"])}
     options = read_parquet(options_path).set_index("sample_id")["options"]
     template = read_metadata(classes_path).get("class_template", "{}")
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for sid, label in zip(manifest["sample_id"], manifest["label"], strict=True):
         if sid not in row_of:
             error = images.loc[sid, "error"] if sid in images.index else "image: not embedded"

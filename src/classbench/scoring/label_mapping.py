@@ -21,7 +21,7 @@ names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -98,9 +98,9 @@ def map_answers(
     return pd.DataFrame({"answer": answers, "mapping": mappings})
 
 
-def _unique(pairs: Sequence[tuple[str, tuple[str, ...]]]) -> dict[Hashable, int]:
+def _unique(pairs: Sequence[tuple[str, tuple[str, ...]]]) -> dict[tuple[str, frozenset[str]], int]:
     """Position of each distinct (answer, candidate set) in first-seen order."""
-    seen: dict[Hashable, int] = {}
+    seen: dict[tuple[str, frozenset[str]], int] = {}
     for text, candidates in pairs:
         seen.setdefault((text, frozenset(candidates)), len(seen))
     return seen
@@ -117,7 +117,7 @@ def nli_choices(pairs: Sequence[tuple[str, tuple[str, ...]]], classifier: Any) -
     by_set: dict[frozenset[str], list[str]] = {}
     for text, candidate_set in unique:
         by_set.setdefault(candidate_set, []).append(text)
-    top: dict[Hashable, str] = {}
+    top: dict[tuple[str, frozenset[str]], str] = {}
     for candidate_set, texts in by_set.items():
         results = classifier(texts, candidate_labels=sorted(candidate_set))
         if isinstance(results, dict):  # the pipeline unwraps a single sequence

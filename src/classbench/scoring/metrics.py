@@ -61,7 +61,9 @@ def textual_inclusion(predictions: Sequence[str | None], references: Sequence[st
     _check_lengths(predictions, references)
     return np.array(
         [
-            np.nan if missing(pred) else float(ref.lower().strip() in pred.lower().strip())
+            np.nan
+            if pred is None or missing(pred)
+            else float(ref.lower().strip() in pred.lower().strip())
             for pred, ref in zip(predictions, references, strict=True)
         ],
         dtype=np.float64,
@@ -90,7 +92,9 @@ def exact_match(
 
     return np.array(
         [
-            np.nan if missing(pred) else float(normalise(pred.strip()) == normalise(ref))
+            np.nan
+            if pred is None or missing(pred)
+            else float(normalise(pred.strip()) == normalise(ref))
             for pred, ref in zip(predictions, references, strict=True)
         ],
         dtype=np.float64,
@@ -167,7 +171,8 @@ def semantic_similarity(
     """lmms-owc SS: ``cos(e(pred), e(ref))`` with e = mean-pooled, L2-normalised MiniLM."""
     _check_lengths(predictions, references)
     absent = np.array([missing(pred) for pred in predictions], dtype=bool)
-    texts = ["" if missing(pred) else pred for pred in predictions] + list(references)
+    texts = ["" if pred is None or missing(pred) else pred for pred in predictions]
+    texts += references
     embeddings, index = encode_unique(texts, encoder, batch_size)
     n = len(predictions)
     if n == 0:
@@ -276,7 +281,7 @@ def concept_similarity_details(
     _check_lengths(predictions, references)
     n = len(predictions)
     absent = np.array([missing(pred) for pred in predictions], dtype=bool)
-    texts = ["" if missing(pred) else pred for pred in predictions]
+    texts = ["" if pred is None or missing(pred) else pred for pred in predictions]
     concepts = extract_concepts_batch(texts, nlp, include_text=True, batch_size=batch_size)
     counts = np.array([len(c) for c in concepts], dtype=np.int64)
     flat = [concept for sample in concepts for concept in sample]

@@ -79,7 +79,7 @@ def fetch_from_archive(
         keys = {relpath: relpath for relpath, _ in entries}
         key_of: Callable[[str], str | None] = relative_to_root
 
-        def destination(key: str, _member: str) -> Path:
+        def destination(key: str, member: str) -> Path:
             return images / key
     else:
         keys = {relpath: _stem(relpath) for relpath, _ in entries}
@@ -90,7 +90,7 @@ def fetch_from_archive(
                 return None
             return _stem(inside)
 
-        def destination(_key: str, member: str) -> Path:
+        def destination(key: str, member: str) -> Path:
             return images / str(relative_to_root(member))
 
     if len(set(keys.values())) != len(keys):

@@ -8,6 +8,7 @@ a hostile member name can never write outside the image folder.
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 import shutil
@@ -76,18 +77,18 @@ def extract_members(
 
     try:
         if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as bundle:
-                for info in bundle.infolist():
+            with zipfile.ZipFile(archive) as zipped:
+                for info in zipped.infolist():
                     if not info.is_dir():
-                        take(info.filename, lambda info=info: bundle.open(info))
+                        take(info.filename, functools.partial(zipped.open, info))
                     if len(found) == len(wanted):
                         break
         elif tarfile.is_tarfile(archive):
             # Stream mode ("r|*"): one sequential pass over a compressed tar, no member index.
-            with tarfile.open(archive, "r|*") as bundle:
-                for info in bundle:
-                    if info.isfile():
-                        take(info.name, lambda info=info: bundle.extractfile(info))
+            with tarfile.open(archive, "r|*") as tarred:
+                for member in tarred:
+                    if member.isfile():
+                        take(member.name, functools.partial(tarred.extractfile, member))
                     if len(found) == len(wanted):
                         break
         else:
