@@ -1,4 +1,5 @@
-# classbench: `make demo` runs the offline demo end to end, `make test` runs the tests.
+# classbench: `make demo` runs the offline demo end to end, `make test` runs the tests
+# (`make test-fast`: all but the slow, Slurm and GPU ones).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test lint format clean-demo
+.PHONY: demo test test-fast lint format clean-demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +25,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Everything but the slow (workflow runs, a real server), Slurm and GPU tests: minutes, not tens.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not slurm and not gpu"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests workflow/scripts bench

@@ -105,6 +105,7 @@ def hf_answers(model_dir: Path, **settings: Any) -> list:
         hf.close()
 
 
+@pytest.mark.slow  # starts a real `transformers serve`
 @pytest.mark.parametrize(
     "settings",
     [{}, {"system_prompt": "Answer with one word.", "image_first": False}],
@@ -137,6 +138,7 @@ def test_served_answers_equal_in_process(served, tiny_qwen, settings, monkeypatc
     assert SECRET not in json.dumps(backend.info())
 
 
+@pytest.mark.slow  # starts a real `transformers serve`
 def test_served_rejects_unknown_fields_unless_dropped(served, tiny_qwen):
     spec = {
         "base_url": served,

@@ -71,6 +71,7 @@ def _image_digest(body: bytes) -> str:
     return ""
 
 
+@pytest.mark.slow  # starts a real `transformers serve`
 def test_flaky_server_loses_nothing_and_rerun_sends_only_failures(tmp_path, tiny_qwen, monkeypatch):
     """A real `transformers serve` behind a proxy that injects 500, 503, 429 + Retry-After,
     timeouts and connections dropped mid-response; two images fail on every attempt."""
