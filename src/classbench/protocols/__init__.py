@@ -1,7 +1,21 @@
-"""Protocols: how a sample becomes a prompt, and how a model's text becomes an answer.
+"""Protocols: how a sample is put to a model, and how the model's output becomes an answer.
 
-A protocol is one small module with two functions, ``build_requests`` and ``parse``; adding a
-protocol means adding a module here and naming it in :data:`PROTOCOLS`.
+The generative protocols (:data:`PROTOCOLS`: ``open``, ``labels``, ``mcq``) are each one small
+module with two functions:
+
+- ``build_requests(manifest, classes, task, dataset, *, dataset_name, seed, options)``: one
+  request per sample (``sample_id``, ``image``, ``label``, ``prompt``, ``options`` as presented);
+- ``parse(raw, options, task)``: the model's text as ``{"answer": ..., "parse_status": ...}``
+  plus the protocol's extras.
+
+The closed ones (:data:`CLOSED_PROTOCOLS`) also define ``answer_choices`` and ``choice_text``,
+which constrained decoding and log-likelihood answers use. Adding a generative protocol means
+adding such a module here and naming it in :data:`PROTOCOLS` and in the task schema.
+
+The other two (:data:`EMBEDDING_PROTOCOLS`) generate nothing and write their predictions
+directly: ``zeroshot`` (:func:`~classbench.protocols.zeroshot.predict_zeroshot`, a contrastive
+encoder's most similar class) and ``supervised``
+(:func:`~classbench.protocols.supervised.predict_supervised`, an ImageNet classifier's answer).
 """
 
 from __future__ import annotations
@@ -14,8 +28,9 @@ from classbench.protocols import labels, mcq, open_world
 
 PROTOCOLS: dict[str, ModuleType] = {"open": open_world, "labels": labels, "mcq": mcq}
 
-# Protocols answered with no generation: ``zeroshot`` by contrastive encoders from embeddings,
-# ``supervised`` by ImageNet classifiers from their logits (classbench.protocols.supervised).
+# Protocols answered with no generation: ``zeroshot`` by contrastive encoders from embeddings
+# (classbench.protocols.zeroshot), ``supervised`` by ImageNet classifiers from their logits
+# (classbench.protocols.supervised).
 EMBEDDING_PROTOCOLS = frozenset({"zeroshot", "supervised"})
 # Protocols whose answer is one of the presented options: they may be answered by constrained
 # decoding or by log-likelihood (``answer_mode``), and define ``answer_choices`` / ``choice_text``.
