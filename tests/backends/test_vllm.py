@@ -24,7 +24,7 @@ from classbench.backends.vllm_engine import (
     engine_kwargs,
     to_generation,
 )
-from classbench.config import ConfigError, _check_backend_installed, validate
+from classbench.config import ConfigError, check_backend_installed, validate
 from classbench.inference.job import load_backend
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "models.schema.yaml"
@@ -314,7 +314,7 @@ def test_load_backend_dispatches(monkeypatch):
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed")
 def test_config_names_model_and_missing_package():
     with pytest.raises(ConfigError) as caught:
-        _check_backend_installed("qwen2-vl-7b-vllm", "vllm", "config/models.yaml")
+        check_backend_installed("qwen2-vl-7b-vllm", "vllm", "config/models.yaml")
     assert "qwen2-vl-7b-vllm" in str(caught.value) and "'vllm'" in str(caught.value)
 
 

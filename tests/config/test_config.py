@@ -2,55 +2,15 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
-from pathlib import Path
-
 import pytest
 import yaml
+from config_helpers import DEMO, REPO, SCHEMAS, demo, expect_error, registry, triples
 
-from classbench.config import ConfigError, Job, load_study
+from classbench.config import load_study
 
-REPO = Path(__file__).resolve().parents[2]
-SCHEMAS = REPO / "workflow" / "schemas"
-DEMO = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
 GENERATIVE = ["qwen2-vl-tiny", "llava-tiny"]
 DEMO_GENERATIVE_TASKS = ("owc-base", "owc-tailored", "owc-cot", "labels-k5", "labels-all", "mcq4",
                          "mcq4-loglik")  # fmt: skip
-
-
-def registries(tmp_path: Path, edit: Callable[[str, dict], None] | None = None) -> dict[str, str]:
-    """Copies of the registries (changed by ``edit(kind, content)``) under ``tmp_path``."""
-    paths = {}
-    for kind in ("datasets", "models", "tasks"):
-        content = yaml.safe_load((REPO / "config" / f"{kind}.yaml").read_text())
-        if edit is not None:
-            edit(kind, content)
-        path = tmp_path / f"{kind}.yaml"
-        path.write_text(yaml.safe_dump(content, sort_keys=False))
-        paths[kind] = str(path)
-    return paths
-
-
-def demo(tmp_path: Path, edit=None, **changes) -> dict:
-    config = copy.deepcopy(DEMO)
-    config.update(changes)
-    config["registries"] = registries(tmp_path, edit)
-    return config
-
-
-def triples(jobs: list[Job]) -> set[tuple[str, str, str]]:
-    return {(job.dataset, job.task, job.model) for job in jobs}
-
-
-def expect_error(config: dict, *fragments: str) -> str:
-    with pytest.raises(ConfigError) as caught:
-        load_study(config, SCHEMAS)
-    message = str(caught.value)
-    assert "\n" not in message.strip()
-    for fragment in fragments:
-        assert fragment in message
-    return message
 
 
 def test_demo_plans_generative_and_contrastive_jobs(monkeypatch):
@@ -225,3 +185,48 @@ def test_missing_registry_file(tmp_path):
     config = demo(tmp_path)
     config["registries"]["tasks"] = str(tmp_path / "nope.yaml")
     expect_error(config, "nope.yaml", "not found")
+
+
+# --- registries spread over several files ------------------------------------------------------
+def test_demo_reads_its_tiny_models_from_their_own_file(monkeypatch):
+    monkeypatch.chdir(REPO)
+    study = load_study(DEMO, SCHEMAS)
+    assert DEMO["registries"]["models"] == ["config/models.yaml", "config/demo-models.yaml"]
+    for name in study.built_models:
+        assert study.source("models", name) == "config/demo-models.yaml"
+    assert study.source("models", "bart-large-mnli") == "config/models.yaml"
+    catalogue = yaml.safe_load((REPO / "config" / "models.yaml").read_text())
+    assert not any("tiny" in spec for spec in catalogue.values())
+
+
+def test_registry_files_are_read_together_and_errors_name_their_file(tmp_path):
+    models = registry("models")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump({"llava-tiny-2": {**models["llava-tiny"], "seed": 1}}))
+    rest = tmp_path / "models.yaml"
+    rest.write_text(yaml.safe_dump(models))
+    config = demo(tmp_path, models=["llava-tiny", "llava-tiny-2"])
+    config["registries"]["models"] = [str(rest), str(mine)]
+    study = load_study(config, SCHEMAS)
+    assert {job.model for job in study.jobs} == {"llava-tiny", "llava-tiny-2"}
+    assert study.source("models", "llava-tiny-2") == str(mine)
+
+    mine.write_text(yaml.safe_dump({"llava-tiny-2": {**models["llava-tiny"], "seed": "one"}}))
+    message = expect_error(config, str(mine), "llava-tiny-2.seed")
+    assert str(rest) not in message
+
+
+def test_a_name_defined_in_two_registry_files_names_both(tmp_path):
+    models = registry("models")
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(yaml.safe_dump(models))
+    second.write_text(yaml.safe_dump({"clip-tiny": models["clip-tiny"]}))
+    config = demo(tmp_path)
+    config["registries"]["models"] = [str(first), str(second)]
+    expect_error(config, str(first), str(second), "clip-tiny", "already defined")
+
+
+def test_an_empty_registry_list_is_refused(tmp_path):
+    config = demo(tmp_path)
+    config["registries"]["models"] = []
+    expect_error(config, "config", "registries.models")

@@ -301,14 +301,14 @@ def test_secrets_never_reach_any_output(tmp_path, monkeypatch):
     snakemake(workdir, "resources/models/qwen2-vl-tiny")
     model_dir = workdir / "resources" / "models" / "qwen2-vl-tiny"
     with transformers_serve(model_dir, tmp_path / "serve") as url:
-        registry = yaml.safe_load((workdir / "config" / "models.yaml").read_text())
+        registry = yaml.safe_load((workdir / "config" / "demo-models.yaml").read_text())
         registry["qwen2-vl-tiny-http"] = {
             "backend": "openai", "checkpoint": str(model_dir), "base_url": url,
             "image_format": "png", "max_pixels": registry["qwen2-vl-tiny"]["max_pixels"],
             "concurrency": 2, "send_extra_body": False, "resources": {"gpus": 0},
             "parity_of": "qwen2-vl-tiny",
         }  # fmt: skip
-        (workdir / "config" / "models.yaml").write_text(yaml.safe_dump(registry))
+        (workdir / "config" / "demo-models.yaml").write_text(yaml.safe_dump(registry))
         configfile = write_config(
             workdir, "secrets.yaml",
             {"datasets": ["shapes"], "models": ["qwen2-vl-tiny", "qwen2-vl-tiny-http", "clip-tiny"],

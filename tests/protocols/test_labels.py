@@ -391,7 +391,9 @@ def test_mcq26_on_thirty_classes():
 def _study(tmp_path: Path, **config) -> None:
     base = {
         "registries": {
-            kind: str(REPO / "config" / f"{kind}.yaml") for kind in ("datasets", "models", "tasks")
+            "datasets": str(REPO / "config" / "datasets.yaml"),
+            "models": [str(REPO / "config" / name) for name in ("models.yaml", "demo-models.yaml")],
+            "tasks": str(REPO / "config" / "tasks.yaml"),
         },
         "datasets": ["shapes"],
         "models": ["qwen2-vl-tiny"],
@@ -403,7 +405,8 @@ def _study(tmp_path: Path, **config) -> None:
 def test_config_refuses_mcq26_on_six_classes(tmp_path):
     with pytest.raises(ConfigError, match=r"mcq26.k: 26 options .* 6 classes; exclude"):
         _study(tmp_path, tasks=["mcq26"])
-    _study(tmp_path, tasks=["mcq26"], exclude=[{"task": "mcq26", "dataset": "shapes"}])
+    # Excluded, the pair is skipped (another task keeps the study from being empty).
+    _study(tmp_path, tasks=["mcq26", "mcq4"], exclude=[{"task": "mcq26", "dataset": "shapes"}])
 
 
 def test_config_refuses_constrained_decoding_on_hf(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -155,8 +154,12 @@ def test_restricted_argmax_on_hand_made_logits():
 
 def _study(tmp_path: Path, edit=None, **changes):
     registries = {}
+    demo = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
     for kind in ("datasets", "models", "tasks"):
-        content = yaml.safe_load((REPO / "config" / f"{kind}.yaml").read_text())
+        files = demo["registries"].get(kind, f"config/{kind}.yaml")
+        content = {}
+        for name in [files] if isinstance(files, str) else files:
+            content.update(yaml.safe_load((REPO / name).read_text()))
         if kind == "datasets":
             content["shapes"]["imagenet_classes"] = INDICES
         if edit is not None:
@@ -164,7 +167,7 @@ def _study(tmp_path: Path, edit=None, **changes):
         path = tmp_path / f"{kind}.yaml"
         path.write_text(yaml.safe_dump(content, sort_keys=False))
         registries[kind] = str(path)
-    config = copy.deepcopy(yaml.safe_load((REPO / "config" / "demo.yaml").read_text()))
+    config = {**demo}
     config.update(
         registries=registries,
         models=["qwen2-vl-tiny", "clip-tiny", "resnet-classifier-tiny"],

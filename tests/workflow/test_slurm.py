@@ -319,7 +319,7 @@ class SlurmRun:
 def _demo_on_slurm(workdir: Path) -> str:
     """One dataset, two generative models, the open-world task (with its judge): the demo's
     tiny models, except that inference requests the fake GPU and one model is made slow."""
-    path = workdir / "config" / "models.yaml"
+    path = workdir / "config" / "demo-models.yaml"
     models = yaml.safe_load(path.read_text())
     for name in (SLOW_MODEL, "llava-tiny"):
         models[name]["resources"] = {"gpus": 1, "cpus_per_gpu": 1, "mem_mb": 3000, "runtime": 15}

@@ -220,9 +220,9 @@ def test_killed_inference_resumes_from_chunks(tmp_path):
     """SIGKILL an inference job half way: the re-run reuses every finished chunk and its
     predictions equal an uninterrupted run's, sample for sample."""
     workdir = make_workdir(tmp_path / "kill")
-    models = yaml.safe_load((workdir / "config" / "models.yaml").read_text())
+    models = yaml.safe_load((workdir / "config" / "demo-models.yaml").read_text())
     models["qwen2-vl-tiny"]["batch_size"] = 1
-    (workdir / "config" / "models.yaml").write_text(yaml.safe_dump(models))
+    (workdir / "config" / "demo-models.yaml").write_text(yaml.safe_dump(models))
     configfile = write_config(workdir, "kill.yaml", {"inference": {"chunk_size": 2}})
     target = "results/predictions/shapes/owc-base/qwen2-vl-tiny.parquet"
     snakemake(workdir, "resources/options/shapes/clip-tiny-k4.parquet",
@@ -256,7 +256,7 @@ def test_killed_inference_resumes_from_chunks(tmp_path):
     assert resume["computed"] == 48 - finished
 
     fresh = make_workdir(tmp_path / "fresh")
-    (fresh / "config" / "models.yaml").write_text(yaml.safe_dump(models))
+    (fresh / "config" / "demo-models.yaml").write_text(yaml.safe_dump(models))
     fresh_config = write_config(fresh, "kill.yaml", {"inference": {"chunk_size": 2}})
     snakemake(fresh, target, configfile=fresh_config)
     resumed = read_parquet(workdir / target)

@@ -1,0 +1,188 @@
+"""Constraints between the config and the registries, checked before any job starts.
+
+The schemas check each file alone; these check what only the files together decide (a name the
+selection uses, a setting a dataset cannot satisfy). Each failure is one :class:`ConfigError`
+naming the file and the key, so a study that cannot run stops while the workflow is parsed, not
+after other jobs have run.
+"""
+
+from __future__ import annotations
+
+import re
+
+from classbench import paths
+from classbench.config.models import check_backend_installed
+from classbench.config.schema import ConfigError
+from classbench.config.study import Job, Study, class_count, compatible_jobs
+from classbench.protocols import answer_mode_problem
+from classbench.protocols.supervised import MappingError, imagenet_mapping
+
+# Protocols whose `k` counts options drawn from the dataset's classes (the ground truth
+# included): a dataset with fewer classes cannot fill them.
+OPTION_PROTOCOLS = ("mcq", "zeroshot")
+
+
+def check_selection(study: Study, *, check_packages: bool = True) -> None:
+    """Every name the config uses exists, with the role it is named for."""
+    _check_names(study)
+    _check_datasets(study)
+    _check_roles(study)
+    _check_models(study, check_packages)
+
+
+def check_jobs(study: Study) -> None:
+    """The planned jobs can run: each combination is answerable, something is left to run,
+    and every Elo scope can be named."""
+    if not study.jobs:
+        _nothing_to_run(study)
+    for job in study.jobs:
+        _check_job(study, job)
+    _check_elo_scopes(study)
+
+
+def _check_names(study: Study) -> None:
+    config = study.config
+    for kind in ("datasets", "models", "tasks"):
+        registry = getattr(study, kind)
+        for index, name in enumerate(config[kind]):
+            if name not in registry:
+                raise ConfigError(
+                    f"config: {kind}.{index}: '{name}' is not in {study.source(kind)} "
+                    f"(known: {', '.join(sorted(registry)) or 'none'})"
+                )
+    for index, rule in enumerate(config["exclude"]):
+        for kind, name in rule.items():
+            if name not in getattr(study, f"{kind}s"):
+                raise ConfigError(f"config: exclude.{index}.{kind}: unknown {kind} '{name}'")
+    for name in config["dataset_limits"]:
+        if name not in study.datasets:
+            raise ConfigError(
+                f"config: dataset_limits.{name}: unknown dataset '{name}' "
+                f"(not in {study.source('datasets')})"
+            )
+    for task in config["elo"].get("tasks") or []:
+        if task not in config["tasks"]:
+            raise ConfigError(f"config: elo.tasks: '{task}' is not one of the study's tasks")
+
+
+def _check_datasets(study: Study) -> None:
+    for name, spec in study.datasets.items():
+        where = f"{study.source('datasets', name)}: {name}"
+        if "imagenet_classes" in spec and "imagenet_index_file" in spec:
+            raise ConfigError(
+                f"{where}: 'imagenet_classes' cannot be combined with 'imagenet_index_file'"
+            )
+        if spec["source"]["kind"] == "synthetic" and "classes" not in spec:
+            raise ConfigError(f"{where}: synthetic sets need 'classes'")
+        expected = spec.get("expected", {}).get("classes")
+        if "classes" in spec and expected is not None and expected != len(spec["classes"]):
+            raise ConfigError(
+                f"{where}.expected.classes: {expected} but {len(spec['classes'])} class names "
+                "are listed"
+            )
+
+
+def _check_roles(study: Study) -> None:
+    """The miner, the judge and the NLI mapper are there when needed, of the right kind."""
+    config = study.config
+    miner = config.get("option_miner")
+    if miner is not None and study.models.get(miner, {}).get("backend") != "contrastive":
+        raise ConfigError(f"config: option_miner: '{miner}' is not a contrastive model")
+    judge = study.judge_model
+    if study.needs_judge and judge is None:
+        raise ConfigError("config: judge.model: an LLM judge is needed but none is named")
+    if judge is not None and study.models.get(judge, {}).get("backend") != "text":
+        raise ConfigError(f"config: judge.model: '{judge}' is not a text model")
+    for index, task in enumerate(config["tasks"]):
+        if study.needs_options(task) and not miner:
+            raise ConfigError(
+                f"config: option_miner: task '{task}' (tasks.{index}) needs mined options"
+            )
+    needs_nli = [t for t in config["tasks"] if study.maps_with_nli(t)]
+    nli = config.get("nli_model")
+    if needs_nli and nli is None:
+        raise ConfigError(
+            f"config: nli_model: task '{needs_nli[0]}' maps answers with fallback: nli, but no "
+            "NLI model is named"
+        )
+    if needs_nli and study.models.get(nli, {}).get("backend") != "nli":
+        raise ConfigError(f"config: nli_model: '{nli}' is not an nli model")
+
+
+def _check_models(study: Study, check_packages: bool) -> None:
+    for name, spec in study.models.items():
+        reference = spec.get("parity_of")
+        if reference is not None and reference not in study.models:
+            raise ConfigError(
+                f"{study.source('models', name)}: {name}.parity_of: unknown model '{reference}'"
+            )
+    for index, name in enumerate(study.config["models"]):
+        spec = study.models[name]
+        if spec.get("support") == "unsupported":
+            raise ConfigError(
+                f"config: models.{index}: '{name}' cannot be evaluated yet: "
+                f"{spec.get('support_note', 'marked unsupported in the registry').strip()}"
+            )
+        if spec["backend"] == "text":
+            raise ConfigError(f"config: models: '{name}' is a text model; name it as judge.model")
+        if spec["backend"] == "nli":
+            raise ConfigError(f"config: models: '{name}' is an NLI model; name it as nli_model")
+        if check_packages:
+            check_backend_installed(name, spec["backend"], study.source("models", name))
+
+
+def _check_job(study: Study, job: Job) -> None:
+    """A combination that cannot run: the message names the exclusion that skips it."""
+    task, model = study.tasks[job.task], study.models[job.model]
+    tasks_file = study.source("tasks", job.task)
+    problem = answer_mode_problem(task, model)
+    if problem:
+        raise ConfigError(
+            f"{tasks_file}: {job.task}.answer_mode: model '{job.model}': {problem} "
+            f"(or exclude {{task: {job.task}, model: {job.model}}})"
+        )
+    dataset = study.datasets[job.dataset]
+    n_classes = class_count(dataset)
+    if task["protocol"] == "supervised":
+        try:
+            imagenet_mapping(dataset, n_classes)
+        except MappingError as err:
+            where = f"{study.source('datasets', job.dataset)}: {job.dataset}"
+            raise ConfigError(f"{where}: {err}") from None
+    k = task.get("k")
+    if task["protocol"] in OPTION_PROTOCOLS and n_classes is not None and k > n_classes:
+        raise ConfigError(
+            f"{tasks_file}: {job.task}.k: {k} options but dataset '{job.dataset}' has "
+            f"{n_classes} classes; exclude {{task: {job.task}, dataset: {job.dataset}}}"
+        )
+
+
+def _nothing_to_run(study: Study) -> None:
+    """Say why the selection plans no job: no model answers its tasks, or all is excluded."""
+    if compatible_jobs(study):
+        raise ConfigError(
+            "config: exclude: the exclusions leave no job to run of the selected datasets, "
+            "models and tasks"
+        )
+    raise ConfigError(
+        "config: models: no selected model can answer a selected task on a selected dataset, so "
+        "there is no job to run (zeroshot needs a contrastive model, supervised a classifier on "
+        "a dataset with an ImageNet mapping, every other protocol a generative model)"
+    )
+
+
+def _check_elo_scopes(study: Study) -> None:
+    """Each Elo scope name must match the pattern its output file is built from."""
+    for task in study.elo_tasks:
+        for scope in study.elo_scopes(task):
+            if re.fullmatch(paths.ELO_SCOPE_PATTERN, scope):
+                continue
+            name = scope.partition("-")[2]
+            if name in study.config["datasets"]:
+                index = study.config["datasets"].index(name)
+                raise ConfigError(
+                    f"config: datasets.{index}: '{name}' cannot name the Elo scope '{scope}' "
+                    "(letters, digits, '_', '.' and '-' only, not ending in '.games'): rename "
+                    "the dataset or leave 'dataset' out of elo.scopes"
+                )
+            raise ConfigError(f"config: elo.scopes: the scope '{scope}' cannot be named")
