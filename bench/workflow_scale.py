@@ -37,6 +37,8 @@ from pathlib import Path
 import yaml
 from _common import REPO, header, table, verdict
 
+from classbench import paths
+
 GOAL_S = 30.0
 COPIED = ("Snakefile", "workflow", "config", "profiles", "envs")
 CONTRASTIVE = ("laion-clip-vit-l-14", "clip-vit-l-14-336", "siglip-so400m")
@@ -132,11 +134,15 @@ def create_outputs(workdir: Path, configfile: str) -> int:
 
 
 def _directory_outputs(workdir: Path) -> list[str]:
-    """Regexes of the ``directory("...")`` outputs declared in the rules."""
+    """Regexes of the ``directory(...)`` outputs declared in the rules: a pattern of
+    ``classbench.paths`` (``directory(paths.MODEL_DIR)``) or, in older revisions, a literal."""
     patterns = []
     for rules in (workdir / "workflow" / "rules").glob("*.smk"):
-        for found in re.findall(r'directory\(\s*"([^"]+)"', rules.read_text()):
-            patterns.append(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(found)))
+        text = rules.read_text()
+        found = re.findall(r'directory\(\s*"([^"]+)"', text)
+        found += [getattr(paths, name) for name in re.findall(r"directory\(\s*paths\.(\w+)", text)]
+        for pattern in found:
+            patterns.append(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(pattern)))
     return patterns
 
 

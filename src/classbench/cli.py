@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from classbench import paths
 from classbench.data import DatasetError
 from classbench.inference.importer import import_lmms_eval, load_task, study_selection
 from classbench.io import DamagedFileError
@@ -22,9 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     imp = commands.add_parser(
         "import-lmms-eval",
         help="turn an lmms-eval / lmms-owc *_samples_*.jsonl into a predictions file",
-        description="Turn an lmms-eval / lmms-owc samples log into "
-        "results/predictions/{dataset}/{task}/{model}.parquet, for the samples the study "
-        "selects. Records that match no manifest sample or have no doc_id are refused.",
+        description=f"Turn an lmms-eval / lmms-owc samples log into {paths.PREDICTIONS}, for "
+        "the samples the study selects. Records that match no manifest sample or have no doc_id "
+        "are refused.",
     )
     imp.add_argument("--samples", required=True, help="the *_samples_<task>.jsonl file")
     imp.add_argument("--dataset", required=True, help="dataset name (datasets registry)")
@@ -38,8 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp.add_argument(
         "--config",
-        default="config/config.yaml",
-        help="the study config whose seed and limit / dataset_limits select the samples",
+        default="config/study.yaml",
+        help="the study's preset (or a run's results/config.resolved.yaml), whose seed and "
+        "limit / dataset_limits select the samples",
     )
     imp.add_argument("--tasks", default="config/tasks.yaml", help="the task registry")
     imp.add_argument("--schemas", default="workflow/schemas", help="the JSON schema folder")
@@ -55,8 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``classbench`` command; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "import-lmms-eval":
-        root = args.dataset_root or f"resources/datasets/{args.dataset}"
-        out = args.out or f"results/predictions/{args.dataset}/{args.task}/{args.model}.parquet"
+        root = args.dataset_root or paths.fill(paths.DATASET_DIR, dataset=args.dataset)
+        out = args.out or paths.fill(
+            paths.PREDICTIONS, dataset=args.dataset, task=args.task, model=args.model
+        )
         try:
             task = load_task(args.tasks, args.task, args.schemas)
             seed, limit = study_selection(args.config, args.dataset, args.schemas)

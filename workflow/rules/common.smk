@@ -1,7 +1,10 @@
-# Config, registries and targets. Everything here is plain Python over the validated study.
+# The study, the helpers every rule file shares, the final targets and the wildcard constraints.
+# Each rule's own input and params functions are in the <rules>.functions.smk file beside it;
+# every path comes from classbench.paths. Everything here is plain Python over the study.
 import functools
 import re
 
+from classbench import paths
 from classbench.config import (
     CLASSIFIER_BACKENDS,
     EMBEDDING_BACKENDS,
@@ -10,7 +13,6 @@ from classbench.config import (
     load_study,
 )
 from classbench.report.build import figure_plan, table_plan
-from classbench.protocols.supervised import MAPPING_KEYS
 
 try:
     STUDY = load_study(
@@ -38,6 +40,13 @@ MINER = config.get("option_miner")
 JUDGE = STUDY.judge_model
 NLI = STUDY.nli_model
 PROTOCOLS = {task: STUDY.protocol(task) for task in config["tasks"]}
+TABLES = table_plan(PROTOCOLS, STUDY.elo_tasks, config["elo"]["criterion"])
+FIGURES = figure_plan(
+    PROTOCOLS,
+    STUDY.elo_tasks,
+    {task: STUDY.tasks[task]["metrics"] for task in PROTOCOLS},
+    config["elo"]["criterion"],
+)
 
 
 def _alternatives(names):
@@ -48,42 +57,7 @@ def _models_with(backends):
     return [name for name, spec in STUDY.models.items() if spec["backend"] in backends]
 
 
-# --- paths -------------------------------------------------------------------------------------
-def dataset_files(dataset):
-    root = f"resources/datasets/{dataset}"
-    return {
-        "manifest": f"{root}/manifest.parquet",
-        "classes": f"{root}/classes.parquet",
-        "meta": f"{root}/meta.json",
-    }
-
-
-def model_dir(model):
-    return f"resources/models/{model}"
-
-
-def embeddings(dataset, encoder):
-    stem = f"resources/embeddings/{dataset}/{encoder}"
-    return {"images": f"{stem}.images.parquet", "classes": f"{stem}.classes.parquet"}
-
-
-def options_file(dataset, k):
-    return f"resources/options/{dataset}/{MINER}-k{k}.parquet"
-
-
-def predictions_file(job):
-    return f"results/predictions/{job.dataset}/{job.task}/{job.model}.parquet"
-
-
-def scores_file(job):
-    return f"results/scores/{job.dataset}/{job.task}/{job.model}.parquet"
-
-
-def judge_file(job):
-    return f"results/judge/{job.dataset}/{job.task}/{job.model}.parquet"
-
-
-# --- input functions ---------------------------------------------------------------------------
+# --- shared by the input and params functions ----------------------------------------------------
 def _job(wildcards):
     job = STUDY.job(wildcards.dataset, wildcards.task, wildcards.model)
     if job is not None:
@@ -93,221 +67,34 @@ def _job(wildcards):
     )
 
 
+def dataset_files(dataset):
+    return {
+        "manifest": paths.fill(paths.MANIFEST, dataset=dataset),
+        "classes": paths.fill(paths.CLASSES, dataset=dataset),
+        "meta": paths.fill(paths.DATASET_META, dataset=dataset),
+    }
+
+
+def embeddings(dataset, encoder):
+    return {
+        "images": paths.fill(paths.EMBEDDINGS_IMAGES, dataset=dataset, encoder=encoder),
+        "classes": paths.fill(
+            paths.EMBEDDINGS_CLASSES, dataset=dataset, encoder=encoder
+        ),
+    }
+
+
+def options_file(dataset, k):
+    return paths.fill(paths.OPTIONS, dataset=dataset, encoder=MINER, k=k)
+
+
 def _model_inputs(model):
-    return {"model": model_dir(model)} if "tiny" in STUDY.models[model] else {}
+    """A locally built model's folder, as an input of the jobs that load it."""
+    if "tiny" in STUDY.models[model]:
+        return {"model": paths.fill(paths.MODEL_DIR, model=model)}
+    return {}
 
 
-def build_model_params(wildcards):
-    spec = STUDY.models[wildcards.model]
-    return {"family": spec["tiny"], "seed": spec.get("seed", 0)}
-
-
-def prepare_inputs(wildcards):
-    # A curated class-name file is an input, so editing it re-prepares the dataset. Downloads
-    # (archives, split files) are not: they live in resources/downloads, pinned by sha256, and
-    # gated sets read their token from the environment inside the library, never from params.
-    classes_file = STUDY.datasets[wildcards.dataset].get("classes_file")
-    return {"classes_file": classes_file} if classes_file else {}
-
-
-def embed_inputs(wildcards):
-    return {**dataset_files(wildcards.dataset), **_model_inputs(wildcards.encoder)}
-
-
-def mine_inputs(wildcards):
-    return {
-        "manifest": dataset_files(wildcards.dataset)["manifest"],
-        **embeddings(wildcards.dataset, wildcards.encoder),
-    }
-
-
-def _needs_options(task):
-    spec = STUDY.tasks[task]
-    return spec["protocol"] == "zeroshot" or (
-        spec["protocol"] == "mcq" and spec.get("distractors", "mined") == "mined"
-    )
-
-
-def infer_inputs(wildcards):
-    job = _job(wildcards)
-    inputs = {**dataset_files(job.dataset), **_model_inputs(job.model)}
-    if _needs_options(job.task):
-        inputs["options"] = options_file(job.dataset, STUDY.tasks[job.task]["k"])
-    return inputs
-
-
-def zeroshot_inputs(wildcards):
-    job = _job(wildcards)
-    return {
-        "manifest": dataset_files(job.dataset)["manifest"],
-        **embeddings(job.dataset, job.model),
-        "options": options_file(job.dataset, STUDY.tasks[job.task]["k"]),
-    }
-
-
-def classify_inputs(wildcards):
-    job = _job(wildcards)
-    # The index file is an input, so editing a dataset's ImageNet mapping re-runs its jobs.
-    index_file = STUDY.datasets[job.dataset].get("imagenet_index_file")
-    return {
-        "manifest": dataset_files(job.dataset)["manifest"],
-        "classes": dataset_files(job.dataset)["classes"],
-        **({"imagenet_index": index_file} if index_file else {}),
-        **_model_inputs(job.model),
-    }
-
-
-def judge_inputs(wildcards):
-    return {"predictions": predictions_file(_job(wildcards)), **_model_inputs(JUDGE)}
-
-
-def score_inputs(wildcards):
-    job = _job(wildcards)
-    inputs = {"predictions": predictions_file(job)}
-    if "llm_inclusion" in STUDY.tasks[job.task]["metrics"]:
-        inputs["judge"] = judge_file(job)
-    if _maps_with_nli(job.task):
-        inputs.update({f"nli_{k}": v for k, v in _model_inputs(NLI).items()})
-    return inputs
-
-
-def _maps_with_nli(task):
-    spec = STUDY.tasks[task]
-    return spec["protocol"] == "labels" and spec.get("fallback") == "nli"
-
-
-def summary_inputs(wildcards):
-    return [scores_file(job) for job in JOBS]
-
-
-def _scope_jobs(task, scope):
-    datasets = set(STUDY.scope_datasets(task, scope))
-    return [job for job in STUDY.jobs_where(task=task) if job.dataset in datasets]
-
-
-def elo_games_file(task, scope):
-    return f"results/elo/{task}/{scope}.games.parquet"
-
-
-def elo_inputs(wildcards):
-    # The LLM-judge criterion rates the judged games; the similarity criterion reads the scores.
-    if config["elo"]["criterion"] == "llm_judge":
-        return {"games": elo_games_file(wildcards.task, wildcards.scope)}
-    jobs = _scope_jobs(wildcards.task, wildcards.scope)
-    return {"scores": [scores_file(job) for job in jobs]}
-
-
-def elo_judge_inputs(wildcards):
-    jobs = _scope_jobs(wildcards.task, wildcards.scope)
-    return {
-        "predictions": [predictions_file(job) for job in jobs],
-        **_model_inputs(JUDGE),
-    }
-
-
-def elo_files():
-    return [
-        f"results/elo/{task}/{scope}.parquet"
-        for task in STUDY.elo_tasks
-        for scope in STUDY.elo_scopes(task)
-    ]
-
-
-TABLES = table_plan(PROTOCOLS, STUDY.elo_tasks, config["elo"]["criterion"])
-FIGURES = figure_plan(
-    PROTOCOLS,
-    STUDY.elo_tasks,
-    {task: STUDY.tasks[task]["metrics"] for task in PROTOCOLS},
-    config["elo"]["criterion"],
-)
-
-
-def _elo_boards(tasks):
-    return {
-        f"{task}/{scope}": f"results/elo/{task}/{scope}.parquet"
-        for task in tasks
-        for scope in STUDY.elo_scopes(task)
-    }
-
-
-def _mcq_jobs(tasks):
-    return [job for job in JOBS if job.task in tasks]
-
-
-def table_inputs(wildcards):
-    spec = TABLES[wildcards.table]
-    inputs = {"summary": "results/summary.parquet"}
-    if spec["kind"] == "elo":
-        inputs["elo"] = list(_elo_boards(spec["tasks"]).values())
-    if spec["kind"] == "cost":
-        inputs["predictions"] = [predictions_file(job) for job in JOBS]
-    return inputs
-
-
-def figure_inputs(wildcards):
-    spec = FIGURES[wildcards.figure]
-    inputs = {"summary": "results/summary.parquet"}
-    if spec["kind"] == "elo":
-        inputs["elo"] = f"results/elo/{spec['task']}/all.parquet"
-    if spec["kind"] == "letter_bias":
-        inputs["predictions"] = [
-            predictions_file(job) for job in _mcq_jobs(spec["tasks"])
-        ]
-    return inputs
-
-
-@functools.cache
-def _jobs_by_pair():
-    # One pass over the jobs instead of one per gallery (the full study has ~20k jobs).
-    groups = {}
-    for job in JOBS:
-        groups.setdefault((job.dataset, job.task), []).append(job)
-    return groups
-
-
-def _gallery_jobs(dataset, task):
-    return _jobs_by_pair().get((dataset, task), [])
-
-
-def gallery_images_dir(dataset):
-    return f"results/gallery/{dataset}/img"
-
-
-def gallery_inputs(wildcards):
-    jobs = _gallery_jobs(wildcards.dataset, wildcards.task)
-    return {
-        "manifest": dataset_files(wildcards.dataset)["manifest"],
-        "images": gallery_images_dir(wildcards.dataset),
-        "predictions": [predictions_file(job) for job in jobs],
-        "scores": [scores_file(job) for job in jobs],
-    }
-
-
-def gallery_files():
-    pairs = dict.fromkeys((job.dataset, job.task) for job in JOBS)
-    return [f"results/gallery/{dataset}/{task}.html" for dataset, task in pairs]
-
-
-def parity_inputs(wildcards):
-    files = []
-    for candidate, reference in STUDY.parity_pairs:
-        files += [predictions_file(candidate), predictions_file(reference)]
-    return {"summary": "results/summary.parquet", "predictions": files}
-
-
-def parity_params(wildcards):
-    return [
-        {
-            "dataset": candidate.dataset,
-            "task": candidate.task,
-            "model": candidate.model,
-            "reference": reference.model,
-        }
-        for candidate, reference in STUDY.parity_pairs
-    ]
-
-
-# --- params ------------------------------------------------------------------------------------
 @functools.cache
 def _model_spec(model):
     # Only the settings that can change an answer: params trigger re-runs, and a batch size or
@@ -323,153 +110,6 @@ def _dataset_spec(dataset):
     return STUDY.dataset_spec(dataset)
 
 
-def dataset_spec(wildcards):
-    return _dataset_spec(wildcards.dataset)
-
-
-def encoder_spec(wildcards):
-    return _model_spec(wildcards.encoder)
-
-
-def infer_params(wildcards):
-    job = _job(wildcards)
-    return {
-        "dataset": job.dataset,
-        "dataset_spec": _dataset_spec(job.dataset),
-        "task": job.task,
-        # Without the keys only scoring reads: changing the label mapping re-runs only scoring.
-        "task_spec": STUDY.inference_task_spec(job.task),
-        "model": job.model,
-        "model_spec": _model_spec(job.model),
-        "seed": config["seed"],
-        "limit": STUDY.dataset_limit(job.dataset),
-    }
-
-
-def classify_params(wildcards):
-    # The dataset's ImageNet mapping (imagenet_classes or imagenet_index_file): what it declares.
-    spec = STUDY.datasets[wildcards.dataset]
-    return {key: spec[key] for key in MAPPING_KEYS if key in spec}
-
-
-def judge_params(wildcards):
-    return {"model_spec": _model_spec(JUDGE), **config["judge"]}
-
-
-def score_params(wildcards):
-    job = _job(wildcards)
-    params = {
-        "task_spec": STUDY.tasks[job.task],
-        "scoring": config["scoring"],
-        "sentence_encoder": config["sentence_encoder"],
-        "spacy_model": config["spacy_model"],
-    }
-    if _maps_with_nli(job.task):
-        params["nli_model"] = _model_spec(NLI)
-    return params
-
-
-def summary_params(wildcards):
-    return {
-        "entries": [
-            {
-                "dataset": job.dataset,
-                "group": STUDY.datasets[job.dataset]["group"],
-                "task": job.task,
-                "model": job.model,
-                "metrics": STUDY.tasks[job.task]["metrics"],
-            }
-            for job in JOBS
-        ],
-        "settings": config["summary"],
-        "seed": config["seed"],
-    }
-
-
-def elo_params(wildcards):
-    jobs = _scope_jobs(wildcards.task, wildcards.scope)
-    return {
-        "jobs": [{"dataset": job.dataset, "model": job.model} for job in jobs],
-        "models": sorted({job.model for job in jobs}),
-        "settings": {
-            k: v for k, v in config["elo"].items() if k not in ("tasks", "scopes")
-        },
-        "seed": config["seed"],
-    }
-
-
-# Only what decides which games are played and how the judge answers: changing how games are
-# rated (k, method, rounds) re-rates without asking the judge again.
-ELO_GAME_KEYS = ("criterion", "games", "randomize_order")
-
-
-def elo_judge_params(wildcards):
-    jobs = _scope_jobs(wildcards.task, wildcards.scope)
-    return {
-        "jobs": [{"dataset": job.dataset, "model": job.model} for job in jobs],
-        "settings": {k: config["elo"][k] for k in ELO_GAME_KEYS},
-        "seed": config["seed"],
-        "judge": {
-            "model_spec": _model_spec(JUDGE),
-            "batch_size": config["judge"]["batch_size"],
-            "max_new_tokens": config["judge"]["max_new_tokens"],
-        },
-    }
-
-
-def table_params(wildcards):
-    spec = TABLES[wildcards.table]
-    params = {"spec": spec, "protocols": PROTOCOLS}
-    if spec["kind"] == "elo":
-        params["elo_keys"] = list(_elo_boards(spec["tasks"]))
-    if spec["kind"] == "cost":
-        params["jobs"] = [
-            {
-                "model": job.model,
-                "dataset": job.dataset,
-                "task": job.task,
-                "gpus": STUDY.resources(job.model)["gpus"],
-            }
-            for job in JOBS
-        ]
-    return params
-
-
-def figure_params(wildcards):
-    spec = FIGURES[wildcards.figure]
-    params = {"spec": spec}
-    if spec["kind"] == "letter_bias":
-        # One panel per model and task: pooling two protocols' letters would blur both.
-        several = len(spec["tasks"]) > 1
-        params["models"] = [
-            f"{job.model}\n{job.task}" if several else job.model
-            for job in _mcq_jobs(spec["tasks"])
-        ]
-    return params
-
-
-def gallery_images_params(wildcards):
-    # Which images a gallery shows depends only on the dataset, so the thumbnails are made once
-    # per dataset and adding a model or a task does not redo them.
-    return {
-        "limit": STUDY.dataset_limit(wildcards.dataset),
-        "gallery_limit": config["report"]["gallery_limit"],
-        "seed": config["seed"],
-    }
-
-
-def gallery_params(wildcards):
-    jobs = _gallery_jobs(wildcards.dataset, wildcards.task)
-    return {
-        **gallery_images_params(wildcards),
-        "models": [job.model for job in jobs],
-        "protocol": PROTOCOLS[wildcards.task],
-        "generic_similarity": config["report"]["generic_similarity"],
-        "title": config["report"]["title"],
-    }
-
-
-# --- resources ---------------------------------------------------------------------------------
 def resource(key, role="model"):
     """An input function giving the registry resource ``key`` of the job's model."""
 
@@ -485,18 +125,29 @@ def resource(key, role="model"):
     return lookup
 
 
-# --- targets -----------------------------------------------------------------------------------
-def final_targets():
+# --- targets -------------------------------------------------------------------------------------
+def elo_files():
     return [
-        "results/summary.parquet",
+        paths.fill(paths.ELO, task=task, scope=scope)
+        for task in STUDY.elo_tasks
+        for scope in STUDY.elo_scopes(task)
+    ]
+
+
+def gallery_files():
+    pairs = dict.fromkeys((job.dataset, job.task) for job in JOBS)
+    return [
+        paths.fill(paths.GALLERY, dataset=dataset, task=task) for dataset, task in pairs
+    ]
+
+
+def final_targets():
+    tables = [*TABLES, paths.PARITY_TABLE] if STUDY.parity_pairs else list(TABLES)
+    return [
+        paths.SUMMARY,
         *elo_files(),
-        *(
-            expand("results/tables/parity.{ext}", ext=("csv", "md", "tex"))
-            if STUDY.parity_pairs
-            else []
-        ),
-        *expand("results/tables/{table}.{ext}", table=TABLES, ext=("csv", "md", "tex")),
-        *expand("results/figures/{figure}.{ext}", figure=FIGURES, ext=("png", "pdf")),
+        *expand(paths.TABLE, table=tables, ext=paths.TABLE_FORMATS),
+        *expand(paths.FIGURE, figure=FIGURES, ext=paths.FIGURE_FORMATS),
         *gallery_files(),
     ]
 
@@ -507,7 +158,6 @@ wildcard_constraints:
     model=_alternatives(STUDY.models),
     encoder=_alternatives(_models_with({"contrastive"})),
     k=r"\d+",
-    # never ending in ".games", so {scope}.parquet cannot also match a games file
-    scope=r"(?:all|group-[\w-]+|dataset-[\w.-]+)(?<!\.games)",
+    scope=paths.ELO_SCOPE_PATTERN,
     table=_alternatives(TABLES),
     figure=_alternatives(FIGURES),

@@ -1,3 +1,6 @@
+include: "data.functions.smk"
+
+
 localrules:
     prepare_dataset,
     build_tiny_model,
@@ -7,13 +10,13 @@ rule prepare_dataset:
     input:
         unpack(prepare_inputs),
     output:
-        manifest="resources/datasets/{dataset}/manifest.parquet",
-        classes="resources/datasets/{dataset}/classes.parquet",
-        meta="resources/datasets/{dataset}/meta.json",
+        manifest=paths.MANIFEST,
+        classes=paths.CLASSES,
+        meta=paths.DATASET_META,
     log:
-        "logs/prepare_dataset/{dataset}.log",
+        paths.log("prepare_dataset", "{dataset}"),
     benchmark:
-        "benchmarks/prepare_dataset/{dataset}.tsv"
+        paths.benchmark("prepare_dataset", "{dataset}")
     conda:
         "../../envs/data.yaml"
     resources:
@@ -27,11 +30,11 @@ rule prepare_dataset:
 
 rule build_tiny_model:
     output:
-        directory("resources/models/{model}"),
+        directory(paths.MODEL_DIR),
     log:
-        "logs/build_tiny_model/{model}.log",
+        paths.log("build_tiny_model", "{model}"),
     benchmark:
-        "benchmarks/build_tiny_model/{model}.tsv"
+        paths.benchmark("build_tiny_model", "{model}")
     conda:
         "../../envs/models.yaml"
     resources:

@@ -1,13 +1,16 @@
+include: "embed.functions.smk"
+
+
 rule embed:
     input:
         unpack(embed_inputs),
     output:
-        images="resources/embeddings/{dataset}/{encoder}.images.parquet",
-        classes="resources/embeddings/{dataset}/{encoder}.classes.parquet",
+        images=paths.EMBEDDINGS_IMAGES,
+        classes=paths.EMBEDDINGS_CLASSES,
     log:
-        "logs/embed/{dataset}/{encoder}.log",
+        paths.log("embed", "{dataset}/{encoder}"),
     benchmark:
-        "benchmarks/embed/{dataset}/{encoder}.tsv"
+        paths.benchmark("embed", "{dataset}/{encoder}")
     conda:
         "../../envs/models.yaml"
     resources:
@@ -26,11 +29,11 @@ rule mine_options:
     input:
         unpack(mine_inputs),
     output:
-        "resources/options/{dataset}/{encoder}-k{k}.parquet",
+        paths.OPTIONS,
     log:
-        "logs/mine_options/{dataset}/{encoder}-k{k}.log",
+        paths.log("mine_options", "{dataset}/{encoder}-k{k}"),
     benchmark:
-        "benchmarks/mine_options/{dataset}/{encoder}-k{k}.tsv"
+        paths.benchmark("mine_options", "{dataset}/{encoder}-k{k}")
     conda:
         "../../envs/models.yaml"
     resources:

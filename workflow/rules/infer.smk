@@ -1,12 +1,15 @@
+include: "infer.functions.smk"
+
+
 rule infer:
     input:
         unpack(infer_inputs),
     output:
-        "results/predictions/{dataset}/{task}/{model}.parquet",
+        paths.PREDICTIONS,
     log:
-        "logs/infer/{dataset}/{task}/{model}.log",
+        paths.log("infer", paths.JOB),
     benchmark:
-        "benchmarks/infer/{dataset}/{task}/{model}.tsv"
+        paths.benchmark("infer", paths.JOB)
     wildcard_constraints:
         model=_alternatives(_models_with(GENERATIVE_BACKENDS)),
     conda:
@@ -27,11 +30,11 @@ rule zeroshot:
     input:
         unpack(zeroshot_inputs),
     output:
-        "results/predictions/{dataset}/{task}/{model}.parquet",
+        paths.PREDICTIONS,
     log:
-        "logs/zeroshot/{dataset}/{task}/{model}.log",
+        paths.log("zeroshot", paths.JOB),
     benchmark:
-        "benchmarks/zeroshot/{dataset}/{task}/{model}.tsv"
+        paths.benchmark("zeroshot", paths.JOB)
     wildcard_constraints:
         model=_alternatives(_models_with(EMBEDDING_BACKENDS)),
     conda:
@@ -49,11 +52,11 @@ rule classify:
     input:
         unpack(classify_inputs),
     output:
-        "results/predictions/{dataset}/{task}/{model}.parquet",
+        paths.PREDICTIONS,
     log:
-        "logs/classify/{dataset}/{task}/{model}.log",
+        paths.log("classify", paths.JOB),
     benchmark:
-        "benchmarks/classify/{dataset}/{task}/{model}.tsv"
+        paths.benchmark("classify", paths.JOB)
     wildcard_constraints:
         model=_alternatives(_models_with(CLASSIFIER_BACKENDS)),
     conda:

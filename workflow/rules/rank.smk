@@ -1,12 +1,15 @@
+include: "rank.functions.smk"
+
+
 rule elo_judge_games:
     input:
         unpack(elo_judge_inputs),
     output:
-        "results/elo/{task}/{scope}.games.parquet",
+        paths.ELO_GAMES,
     log:
-        "logs/elo_judge_games/{task}/{scope}.log",
+        paths.log("elo_judge_games", "{task}/{scope}"),
     benchmark:
-        "benchmarks/elo_judge_games/{task}/{scope}.tsv"
+        paths.benchmark("elo_judge_games", "{task}/{scope}")
     conda:
         "../../envs/models.yaml"
     resources:
@@ -25,11 +28,11 @@ rule elo:
     input:
         unpack(elo_inputs),
     output:
-        "results/elo/{task}/{scope}.parquet",
+        paths.ELO,
     log:
-        "logs/elo/{task}/{scope}.log",
+        paths.log("elo", "{task}/{scope}"),
     benchmark:
-        "benchmarks/elo/{task}/{scope}.tsv"
+        paths.benchmark("elo", "{task}/{scope}")
     conda:
         "../../envs/scoring.yaml"
     resources:

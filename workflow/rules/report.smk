@@ -1,3 +1,6 @@
+include: "report.functions.smk"
+
+
 localrules:
     table,
     figure,
@@ -11,16 +14,16 @@ rule table:
         unpack(table_inputs),
     output:
         csv=report(
-            "results/tables/{table}.csv",
+            paths.with_format(paths.TABLE, "csv"),
             caption="../report/table.rst",
             category="Tables",
         ),
-        md="results/tables/{table}.md",
-        tex="results/tables/{table}.tex",
+        md=paths.with_format(paths.TABLE, "md"),
+        tex=paths.with_format(paths.TABLE, "tex"),
     log:
-        "logs/table/{table}.log",
+        paths.log("table", "{table}"),
     benchmark:
-        "benchmarks/table/{table}.tsv"
+        paths.benchmark("table", "{table}")
     conda:
         "../../envs/report.yaml"
     resources:
@@ -37,15 +40,15 @@ rule figure:
         unpack(figure_inputs),
     output:
         png=report(
-            "results/figures/{figure}.png",
+            paths.with_format(paths.FIGURE, "png"),
             caption="../report/figure.rst",
             category="Figures",
         ),
-        pdf="results/figures/{figure}.pdf",
+        pdf=paths.with_format(paths.FIGURE, "pdf"),
     log:
-        "logs/figure/{figure}.log",
+        paths.log("figure", "{figure}"),
     benchmark:
-        "benchmarks/figure/{figure}.tsv"
+        paths.benchmark("figure", "{figure}")
     conda:
         "../../envs/report.yaml"
     resources:
@@ -59,13 +62,13 @@ rule figure:
 
 rule gallery_images:
     input:
-        manifest="resources/datasets/{dataset}/manifest.parquet",
+        manifest=paths.MANIFEST,
     output:
-        directory("results/gallery/{dataset}/img"),
+        directory(paths.GALLERY_IMAGES),
     log:
-        "logs/gallery_images/{dataset}.log",
+        paths.log("gallery_images", "{dataset}"),
     benchmark:
-        "benchmarks/gallery_images/{dataset}.tsv"
+        paths.benchmark("gallery_images", "{dataset}")
     conda:
         "../../envs/report.yaml"
     resources:
@@ -81,19 +84,19 @@ rule gallery:
     input:
         unpack(gallery_inputs),
     output:
-        page="results/gallery/{dataset}/{task}.html",
+        page=paths.GALLERY,
         # The report embeds each result as one file, so it gets a copy with the thumbnails
         # inlined; the page itself links them from img/.
         standalone=report(
-            "results/gallery/{dataset}/{task}.standalone.html",
+            paths.GALLERY_STANDALONE,
             caption="../report/gallery.rst",
             category="Gallery",
             subcategory="{dataset}",
         ),
     log:
-        "logs/gallery/{dataset}/{task}.log",
+        paths.log("gallery", "{dataset}/{task}"),
     benchmark:
-        "benchmarks/gallery/{dataset}/{task}.tsv"
+        paths.benchmark("gallery", "{dataset}/{task}")
     conda:
         "../../envs/report.yaml"
     resources:
@@ -110,16 +113,16 @@ rule parity:
         unpack(parity_inputs),
     output:
         csv=report(
-            "results/tables/parity.csv",
+            paths.fill(paths.TABLE, table=paths.PARITY_TABLE, ext="csv"),
             caption="../report/parity.rst",
             category="Tables",
         ),
-        md="results/tables/parity.md",
-        tex="results/tables/parity.tex",
+        md=paths.fill(paths.TABLE, table=paths.PARITY_TABLE, ext="md"),
+        tex=paths.fill(paths.TABLE, table=paths.PARITY_TABLE, ext="tex"),
     log:
-        "logs/parity/parity.log",
+        paths.log("parity", "parity"),
     benchmark:
-        "benchmarks/parity/parity.tsv"
+        paths.benchmark("parity", "parity")
     conda:
         "../../envs/report.yaml"
     resources:

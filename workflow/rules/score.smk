@@ -1,12 +1,15 @@
+include: "score.functions.smk"
+
+
 rule judge:
     input:
         unpack(judge_inputs),
     output:
-        "results/judge/{dataset}/{task}/{model}.parquet",
+        paths.JUDGE,
     log:
-        "logs/judge/{dataset}/{task}/{model}.log",
+        paths.log("judge", paths.JOB),
     benchmark:
-        "benchmarks/judge/{dataset}/{task}/{model}.tsv"
+        paths.benchmark("judge", paths.JOB)
     conda:
         "../../envs/models.yaml"
     resources:
@@ -25,11 +28,11 @@ rule score:
     input:
         unpack(score_inputs),
     output:
-        "results/scores/{dataset}/{task}/{model}.parquet",
+        paths.SCORES,
     log:
-        "logs/score/{dataset}/{task}/{model}.log",
+        paths.log("score", paths.JOB),
     benchmark:
-        "benchmarks/score/{dataset}/{task}/{model}.tsv"
+        paths.benchmark("score", paths.JOB)
     conda:
         "../../envs/scoring.yaml"
     resources:
@@ -45,11 +48,11 @@ rule summary:
     input:
         summary_inputs,
     output:
-        "results/summary.parquet",
+        paths.SUMMARY,
     log:
-        "logs/summary/summary.log",
+        paths.log("summary", "summary"),
     benchmark:
-        "benchmarks/summary/summary.tsv"
+        paths.benchmark("summary", "summary")
     conda:
         "../../envs/scoring.yaml"
     resources:
