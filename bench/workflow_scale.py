@@ -3,7 +3,7 @@
 Everything runs in scratch copies of the workflow (``Snakefile``, ``workflow``, ``config``,
 ``profiles``, ``envs``); nothing in the checkout is touched.
 
-1. Dry run: ``snakemake --configfile config/config.yaml -n --quiet --cores 2`` with nothing
+1. Dry run: ``snakemake --configfile config/study.yaml -n --quiet --cores 2`` with nothing
    built yet (~20,000 jobs).
 2. No-op re-run: every output of the DAG present. The outputs are listed with ``--summary``
    and created as empty placeholders (directories for ``directory()`` outputs) with modification
@@ -147,8 +147,8 @@ def _directory_outputs(workdir: Path) -> list[str]:
 
 
 def sub_config(workdir: Path, n_datasets: int, n_models: int) -> str:
-    """config.yaml restricted to its first datasets and generative models (contrastive kept)."""
-    config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    """The study restricted to its first datasets and generative models (contrastive kept)."""
+    config = yaml.safe_load((workdir / "config" / "study.yaml").read_text())
     generative = [m for m in config["models"] if m not in CONTRASTIVE]
     config["datasets"] = config["datasets"][:n_datasets]
     config["models"] = generative[:n_models] + [m for m in config["models"] if m in CONTRASTIVE]
@@ -219,7 +219,7 @@ def _one(entries: dict, name: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--configfile", default="config/config.yaml")
+    parser.add_argument("--configfile", default="config/study.yaml")
     parser.add_argument("--repeat", type=int, default=2, help="timings per figure (median)")
     parser.add_argument(
         "--scale",
@@ -250,9 +250,13 @@ def main() -> None:
             base_dir.mkdir()
             with tarfile.open(archive) as tar:
                 tar.extractall(base_dir, filter="data")
+            # Before config/study.yaml existed, config/config.yaml was the full study.
+            base_config = args.configfile
+            if not (base_dir / base_config).exists():
+                base_config = "config/config.yaml"
             base_s, base_runs, _ = median_run(
                 base_dir,
-                args.configfile,
+                base_config,
                 ["-n", "--quiet"],
                 args.repeat,
                 pythonpath=base_dir / "src",

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from config_helpers import DEMO, REPO, SCHEMAS, demo, expect_error, registry, triples
 
-from classbench.config import load_study
+from classbench.config import config_defaults, load_study
 
 GENERATIVE = ["qwen2-vl-tiny", "llava-tiny"]
 DEMO_GENERATIVE_TASKS = ("owc-base", "owc-tailored", "owc-cot", "labels-k5", "labels-all", "mcq4",
@@ -187,7 +187,43 @@ def test_missing_registry_file(tmp_path):
     expect_error(config, "nope.yaml", "not found")
 
 
-# --- registries spread over several files ------------------------------------------------------
+# --- the default config, the presets and the registry files ------------------------------------
+def test_default_config_holds_exactly_the_schema_defaults():
+    """config/config.yaml is what a run starts from: the documented defaults, no selection, so
+    a preset or a user's own file inherits nothing it did not ask for."""
+    defaults = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert defaults == config_defaults(SCHEMAS)
+    assert not {"datasets", "models", "tasks", "option_miner", "nli_model"} & set(defaults)
+    assert "model" not in defaults["judge"]
+
+
+def test_no_selection_stops_with_one_message():
+    defaults = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    message = expect_error(defaults, "No study selected", "config/study.yaml", "config/demo.yaml")
+    assert message.startswith("No study selected")
+
+
+def test_a_partial_selection_names_what_is_missing(tmp_path):
+    config = demo(tmp_path)
+    del config["tasks"]
+    expect_error(config, "config", "'tasks' is a required property")
+
+
+def test_study_preset_is_the_full_study(monkeypatch):
+    """config/study.yaml over the defaults: what a run with --configfile config/study.yaml loads."""
+    monkeypatch.chdir(REPO)
+    config = {
+        **config_defaults(SCHEMAS),
+        **yaml.safe_load((REPO / "config/study.yaml").read_text()),
+    }
+    study = load_study(config, SCHEMAS, check_packages=False)
+    assert study.judge_model == "llama-3.2-3b-instruct"
+    assert study.config["judge"] == {"model": "llama-3.2-3b-instruct", "question": "lmms-owc",
+                                     "batch_size": 16, "max_new_tokens": 16}  # fmt: skip
+    assert not any("tiny" in spec for spec in study.models.values())
+    assert len({job.model for job in study.jobs}) == len(study.config["models"])
+
+
 def test_demo_reads_its_tiny_models_from_their_own_file(monkeypatch):
     monkeypatch.chdir(REPO)
     study = load_study(DEMO, SCHEMAS)

@@ -220,7 +220,7 @@ def test_planning_rejects_a_mapping_that_does_not_fit(tmp_path):
 
 def test_full_study_pairs_the_real_classifiers_with_imagenet_sets(monkeypatch):
     monkeypatch.chdir(REPO)  # the index files are relative to the repository
-    study = load_study(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), SCHEMAS,
+    study = load_study(yaml.safe_load((REPO / "config" / "study.yaml").read_text()), SCHEMAS,
                        check_packages=False)  # fmt: skip
     pairs = {(j.dataset, j.model) for j in study.jobs if j.task == "supervised"}
     mapped = {"imagenet", "imagenetv2", "imagenet-sketch", "imagenet-r", "imagenet-a"}

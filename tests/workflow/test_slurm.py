@@ -453,7 +453,7 @@ def sized_study(workdir: Path) -> tuple[str, str, str]:
     """The study's own config narrowed to one dataset, its smallest and largest generative model
     (real checkpoints with a size hint), its option miner and judge; a dry run downloads nothing.
     Returns the config file and the two models."""
-    study = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    study = yaml.safe_load((workdir / "config" / "study.yaml").read_text())
     registry = yaml.safe_load((workdir / "config" / "models.yaml").read_text())
     sized = [
         name for name in study["models"]

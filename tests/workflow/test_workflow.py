@@ -193,6 +193,7 @@ def test_metric_setting_change_reruns_only_scoring(demo):
     assert {"infer", "zeroshot", "judge", "embed", "prepare_dataset", "build_tiny_model",
             "mine_options"}.isdisjoint(plan)  # fmt: skip
     assert set(plan) <= {"score", "summary", "elo", "all"} | _report_rules()
+    assert plan.get("resolved_config") == 1  # the provenance record follows the config
 
 
 def test_label_fallback_change_reruns_only_scoring(demo):
@@ -208,8 +209,31 @@ def test_label_fallback_change_reruns_only_scoring(demo):
 
 
 def _report_rules() -> set[str]:
-    # gallery_images is not one: thumbnails depend on the dataset alone.
-    return {"table", "figure", "report_tables", "report_figures", "cost_table", "gallery"}
+    # gallery_images is not one: thumbnails depend on the dataset alone. resolved_config is:
+    # every config change rewrites the record of the config.
+    return {"table", "figure", "report_tables", "report_figures", "cost_table", "gallery",
+            "resolved_config"}  # fmt: skip
+
+
+def test_resolved_config_is_written_next_to_the_results(demo, monkeypatch):
+    """results/config.resolved.yaml: the demo preset over the defaults, every default filled;
+    passed back as the config, it plans the same jobs."""
+    from classbench.config import load_study
+
+    resolved = yaml.safe_load((demo / "results" / "config.resolved.yaml").read_text())
+    preset = yaml.safe_load((demo / "config" / "demo.yaml").read_text())
+    for key in ("datasets", "models", "tasks", "option_miner", "nli_model"):
+        assert resolved[key] == preset[key], key
+    # The preset's keys over the defaults, nested ones included.
+    assert resolved["registries"] == {"datasets": "config/datasets.yaml",
+                                      "models": preset["registries"]["models"],
+                                      "tasks": "config/tasks.yaml"}  # fmt: skip
+    assert resolved["inference"] == {"chunk_size": 16, "image_workers": 4}
+    assert resolved["report"]["gallery_limit"] == 500
+    monkeypatch.chdir(demo)
+    again = load_study(resolved, "workflow/schemas")
+    first = load_study(preset, "workflow/schemas")
+    assert again.jobs == first.jobs
 
 
 def _output(result: subprocess.CompletedProcess) -> str:

@@ -144,6 +144,7 @@ def gallery_files():
 def final_targets():
     tables = [*TABLES, paths.PARITY_TABLE] if STUDY.parity_pairs else list(TABLES)
     return [
+        paths.RESOLVED_CONFIG,
         paths.SUMMARY,
         *elo_files(),
         *expand(paths.TABLE, table=tables, ext=paths.TABLE_FORMATS),

@@ -1,4 +1,4 @@
-# Input and params functions of report.smk (tables, figures, galleries).
+# Input and params functions of report.smk (tables, figures, galleries, provenance).
 
 
 def _elo_boards(tasks):
@@ -24,6 +24,19 @@ def _jobs_by_pair():
 
 def _gallery_jobs(dataset, task):
     return _jobs_by_pair().get((dataset, task), [])
+
+
+def _sorted_keys(value):
+    if isinstance(value, dict):
+        return {key: _sorted_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(item) for item in value]
+    return value
+
+
+# The config as the run resolved it (defaults, preset, overrides), keys sorted so that the same
+# config always gives the same params: the file is rewritten only when the config changes.
+RESOLVED_CONFIG = _sorted_keys(config)
 
 
 def table_inputs(wildcards):

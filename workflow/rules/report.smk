@@ -7,6 +7,7 @@ localrules:
     parity,
     gallery_images,
     gallery,
+    resolved_config,
 
 
 rule table:
@@ -132,3 +133,25 @@ rule parity:
         pairs=parity_params,
     script:
         "../scripts/parity.py"
+
+
+rule resolved_config:
+    output:
+        report(
+            paths.RESOLVED_CONFIG,
+            caption="../report/config.rst",
+            category="Provenance",
+        ),
+    log:
+        paths.log("resolved_config", "resolved_config"),
+    benchmark:
+        paths.benchmark("resolved_config", "resolved_config")
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        config=RESOLVED_CONFIG,
+    script:
+        "../scripts/resolved_config.py"

@@ -9,7 +9,13 @@
 - :mod:`~classbench.config.load`: :func:`load_study`, which runs all of the above.
 """
 
-from classbench.config.load import REGISTRY_KINDS, load_study
+from classbench.config.load import (
+    NO_STUDY_SELECTED,
+    REGISTRY_KINDS,
+    config_defaults,
+    load_study,
+    resolved_config_text,
+)
 from classbench.config.models import (
     BACKEND_PACKAGES,
     CLASSIFIER_BACKENDS,
@@ -58,6 +64,7 @@ __all__ = [
     "GENERATIVE_BACKENDS",
     "GPU_MEMORY_GB",
     "MODEL_DEFAULTS",
+    "NO_STUDY_SELECTED",
     "PROTOCOL_BACKENDS",
     "QUANTIZED_BYTES",
     "REGISTRY_KINDS",
@@ -71,12 +78,14 @@ __all__ = [
     "check_backend_installed",
     "class_count",
     "compatible_jobs",
+    "config_defaults",
     "load_registry",
     "load_study",
     "load_yaml",
     "model_resources",
     "plan_jobs",
     "registry_files",
+    "resolved_config_text",
     "schema_defaults",
     "size_resources",
     "slug",

@@ -8,11 +8,25 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from classbench.config import checks
-from classbench.config.schema import load_registry, load_yaml, registry_files, validate
+from classbench.config.schema import (
+    ConfigError,
+    load_registry,
+    load_yaml,
+    registry_files,
+    schema_defaults,
+    validate,
+)
 from classbench.config.study import Study, plan_jobs
 
 REGISTRY_KINDS = ("datasets", "models", "tasks")
+NO_STUDY_SELECTED = (
+    "No study selected: the config names no datasets, models or tasks. Run a preset with "
+    "--configfile config/study.yaml (the full study) or --configfile config/demo.yaml (the "
+    "offline demo), or a file of your own that names them"
+)
 
 
 def load_study(
@@ -26,6 +40,8 @@ def load_study(
     """
     schema_dir = Path(schema_dir)
     config = copy.deepcopy(dict(config))
+    if not any(config.get(kind) for kind in REGISTRY_KINDS):
+        raise ConfigError(NO_STUDY_SELECTED)
     validate(config, load_yaml(schema_dir / "config.schema.yaml"), "config")
     registries, sources = {}, {}
     for kind in REGISTRY_KINDS:
@@ -38,3 +54,17 @@ def load_study(
     checks.check_jobs(study)
     return study
 
+
+def config_defaults(schema_dir: str | os.PathLike) -> dict[str, Any]:
+    """What every study starts from: the config schema's documented defaults."""
+    return schema_defaults(load_yaml(Path(schema_dir) / "config.schema.yaml"))
+
+
+def resolved_config_text(config: Mapping[str, Any]) -> str:
+    """The config a run resolved, as YAML: what to pass back with ``--configfile`` to repeat it
+    (with the same registries)."""
+    header = (
+        "# The resolved config of this run: config/config.yaml's defaults, the preset given with\n"
+        "# --configfile and any --config overrides, with the schema's defaults filled in.\n"
+    )
+    return header + yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True)
