@@ -36,11 +36,10 @@ def test_zeroshot_k_above_the_class_count(tmp_path):
     assert "exclude {task: zeroshot, dataset: shapes}" in message
 
 
-def test_zeroshot_k_above_the_class_count_is_fine_once_excluded(tmp_path):
-    exclude = [{"task": "zeroshot", "dataset": "shapes"},
-               {"task": "zeroshot", "dataset": "patterns"}]  # fmt: skip
+def test_zeroshot_k_above_the_class_count_is_checked_per_pair(tmp_path):
+    exclude = [{"task": "zeroshot", "dataset": "shapes"}]
     config = demo(tmp_path, _set_task_key("zeroshot", "k", 8), exclude=exclude)
-    assert not load_study(config, SCHEMAS).jobs_where(task="zeroshot")
+    expect_error(config, "zeroshot.k", "dataset 'patterns'")
 
 
 def test_a_dataset_name_no_elo_scope_can_match(tmp_path):
@@ -96,3 +95,29 @@ def test_snakemake_stops_on_a_bad_config_before_any_job(tmp_path):
     assert "config/tasks.yaml: zeroshot.k: 8 options" in output
     for folder in ("results", "resources", "logs", "benchmarks"):
         assert not (workdir / folder).exists(), folder
+
+
+def test_a_selected_task_no_model_can_answer(tmp_path):
+    """Before, a zero-shot task without a contrastive model was dropped without a word, and
+    its multiple-choice table came out empty."""
+    config = demo(tmp_path, models=["qwen2-vl-tiny", "llava-tiny"], tasks=["owc-base", "zeroshot"])
+    expect_error(config, "config", "tasks.1", "'zeroshot' has no job", "contrastive model")
+
+
+def test_a_selected_model_all_of_whose_jobs_are_excluded_is_left_out(tmp_path):
+    config = demo(tmp_path, exclude=[{"model": "llava-tiny", "dataset": "shapes"},
+                                     {"model": "llava-tiny", "dataset": "patterns"}])  # fmt: skip
+    assert not load_study(config, SCHEMAS).jobs_where(model="llava-tiny")
+
+
+def test_a_selected_dataset_no_selected_task_can_run(tmp_path):
+    """A supervised-only study names a dataset without an ImageNet mapping: nothing runs on it."""
+
+    def mapped(kind, content):
+        if kind == "datasets":
+            content["shapes"]["imagenet_classes"] = list(range(6))
+
+    config = demo(tmp_path, mapped, models=["resnet-classifier-tiny"], tasks=["supervised"])
+    expect_error(config, "config", "datasets.1", "'patterns' has no job", "ImageNet mapping")
+    config["datasets"] = ["shapes"]
+    assert len(load_study(config, SCHEMAS).jobs) == 1

@@ -241,10 +241,10 @@ def test_registry_files_are_read_together_and_errors_name_their_file(tmp_path):
     mine.write_text(yaml.safe_dump({"llava-tiny-2": {**models["llava-tiny"], "seed": 1}}))
     rest = tmp_path / "models.yaml"
     rest.write_text(yaml.safe_dump(models))
-    config = demo(tmp_path, models=["llava-tiny", "llava-tiny-2"])
+    config = demo(tmp_path, models=["llava-tiny", "llava-tiny-2", "clip-tiny"])
     config["registries"]["models"] = [str(rest), str(mine)]
     study = load_study(config, SCHEMAS)
-    assert {job.model for job in study.jobs} == {"llava-tiny", "llava-tiny-2"}
+    assert {job.model for job in study.jobs} == {"llava-tiny", "llava-tiny-2", "clip-tiny"}
     assert study.source("models", "llava-tiny-2") == str(mine)
 
     mine.write_text(yaml.safe_dump({"llava-tiny-2": {**models["llava-tiny"], "seed": "one"}}))

@@ -17,6 +17,11 @@ from classbench.config.study import Job, Study, class_count, compatible_jobs
 from classbench.protocols import answer_mode_problem
 from classbench.protocols.supervised import MappingError, imagenet_mapping
 
+# Which models answer which protocol: why a combination plans no job.
+PAIRING = (
+    "zeroshot needs a contrastive model, supervised a classifier on a dataset with an ImageNet "
+    "mapping, every other protocol a generative model"
+)
 # Protocols whose `k` counts options drawn from the dataset's classes (the ground truth
 # included): a dataset with fewer classes cannot fill them.
 OPTION_PROTOCOLS = ("mcq", "zeroshot")
@@ -35,6 +40,7 @@ def check_jobs(study: Study) -> None:
     and every Elo scope can be named."""
     if not study.jobs:
         _nothing_to_run(study)
+    _check_every_selected_name_runs(study)
     for job in study.jobs:
         _check_job(study, job)
     _check_elo_scopes(study)
@@ -166,9 +172,23 @@ def _nothing_to_run(study: Study) -> None:
         )
     raise ConfigError(
         "config: models: no selected model can answer a selected task on a selected dataset, so "
-        "there is no job to run (zeroshot needs a contrastive model, supervised a classifier on "
-        "a dataset with an ImageNet mapping, every other protocol a generative model)"
+        f"there is no job to run ({PAIRING})"
     )
+
+
+def _check_every_selected_name_runs(study: Study) -> None:
+    """A selected dataset, model or task that no selected combination can run (a zero-shot
+    task without a contrastive model, say) would be missing from every result without a word:
+    name it instead. One whose jobs are all excluded was left out on purpose."""
+    compatible = compatible_jobs(study)
+    for kind, attribute in (("tasks", "task"), ("models", "model"), ("datasets", "dataset")):
+        runnable = {getattr(job, attribute) for job in compatible}
+        for index, name in enumerate(study.config[kind]):
+            if name not in runnable:
+                raise ConfigError(
+                    f"config: {kind}.{index}: '{name}' has no job to run: no selected "
+                    f"combination can run it ({PAIRING}); leave it out"
+                )
 
 
 def _check_elo_scopes(study: Study) -> None:
