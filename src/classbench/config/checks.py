@@ -106,12 +106,14 @@ def _check_roles(study: Study) -> None:
             )
     needs_nli = [t for t in config["tasks"] if study.maps_with_nli(t)]
     nli = config.get("nli_model")
-    if needs_nli and nli is None:
+    if not needs_nli:
+        return
+    if nli is None:
         raise ConfigError(
             f"config: nli_model: task '{needs_nli[0]}' maps answers with fallback: nli, but no "
             "NLI model is named"
         )
-    if needs_nli and study.models.get(nli, {}).get("backend") != "nli":
+    if study.models.get(nli, {}).get("backend") != "nli":
         raise ConfigError(f"config: nli_model: '{nli}' is not an nli model")
 
 
@@ -156,7 +158,8 @@ def _check_job(study: Study, job: Job) -> None:
             where = f"{study.source('datasets', job.dataset)}: {job.dataset}"
             raise ConfigError(f"{where}: {err}") from None
     k = task.get("k")
-    if task["protocol"] in OPTION_PROTOCOLS and n_classes is not None and k > n_classes:
+    options = task["protocol"] in OPTION_PROTOCOLS
+    if options and k is not None and n_classes is not None and k > n_classes:
         raise ConfigError(
             f"{tasks_file}: {job.task}.k: {k} options but dataset '{job.dataset}' has "
             f"{n_classes} classes; exclude {{task: {job.task}, dataset: {job.dataset}}}"

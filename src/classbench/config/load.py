@@ -39,16 +39,22 @@ def load_study(
     here; turn it off where jobs run in other environments (``--sdm conda``) or for a dry run.
     """
     schema_dir = Path(schema_dir)
-    config = copy.deepcopy(dict(config))
-    if not any(config.get(kind) for kind in REGISTRY_KINDS):
+    study_config = copy.deepcopy(dict(config))
+    if not any(study_config.get(kind) for kind in REGISTRY_KINDS):
         raise ConfigError(NO_STUDY_SELECTED)
-    validate(config, load_yaml(schema_dir / "config.schema.yaml"), "config")
+    validate(study_config, load_yaml(schema_dir / "config.schema.yaml"), "config")
     registries, sources = {}, {}
     for kind in REGISTRY_KINDS:
-        files = registry_files(config["registries"][kind])
+        files = registry_files(study_config["registries"][kind])
         schema = load_yaml(schema_dir / f"{kind}.schema.yaml")
         registries[kind], sources[kind] = load_registry(files, schema)
-    study = Study(config, **registries, sources=sources)
+    study = Study(
+        study_config,
+        datasets=registries["datasets"],
+        models=registries["models"],
+        tasks=registries["tasks"],
+        sources=sources,
+    )
     checks.check_selection(study, check_packages=check_packages)
     study.jobs = plan_jobs(study)
     checks.check_jobs(study)

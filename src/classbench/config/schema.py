@@ -24,7 +24,7 @@ def _location(path: Iterator[Any] | Any) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
-def _with_defaults(validator_class: type) -> type:
+def _with_defaults(validator_class: Any) -> Any:
     """A validator that also fills in the schemas' ``default`` values."""
     validate_properties = validator_class.VALIDATORS["properties"]
 
