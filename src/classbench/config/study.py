@@ -46,7 +46,8 @@ class Study:
     jobs: list[Job] = field(default_factory=list)
     # kind -> name -> the registry file that defines it (a registry may span several files).
     sources: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
-    _index: dict[tuple, Any] = field(default_factory=dict, repr=False)
+    _index: dict[tuple, list[Job]] = field(default_factory=dict, repr=False)
+    _by_triple: dict[tuple[str, str, str], Job] | None = field(default=None, repr=False)
 
     # --- lookups -----------------------------------------------------------------------------
     def protocol(self, task: str) -> str:
@@ -116,9 +117,9 @@ class Study:
         return self._index[key]
 
     def job(self, dataset: str, task: str, model: str) -> Job | None:
-        if ("triples",) not in self._index:
-            self._index[("triples",)] = {(j.dataset, j.task, j.model): j for j in self.jobs}
-        return self._index[("triples",)].get((dataset, task, model))
+        if self._by_triple is None:
+            self._by_triple = {(j.dataset, j.task, j.model): j for j in self.jobs}
+        return self._by_triple.get((dataset, task, model))
 
     @property
     def built_models(self) -> list[str]:
