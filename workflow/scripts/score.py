@@ -1,8 +1,8 @@
 from functools import cache
 
+from classbench.backends.nli import load_nli_classifier
 from classbench.io import read_metadata, read_parquet, write_parquet
 from classbench.logs import to_log_file
-from classbench.scoring.label_mapping import load_nli_classifier
 from classbench.scoring.metrics import load_sentence_encoder, load_spacy
 from classbench.scoring.score import score_predictions
 
