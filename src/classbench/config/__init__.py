@@ -19,6 +19,14 @@ from typing import Any
 import jsonschema
 import yaml
 
+from classbench.backends import (
+    BACKENDS,
+    CLASSIFIER,
+    EMBEDDING,
+    GENERATIVE,
+    backend_names,
+    protocol_backends,
+)
 from classbench.protocols import EMBEDDING_PROTOCOLS, answer_mode_problem
 from classbench.protocols.supervised import (
     MAPPING_KEYS,
@@ -32,27 +40,16 @@ DEFAULT_REGISTRIES = {
     "models": "config/models.yaml",
     "tasks": "config/tasks.yaml",
 }
-GENERATIVE_BACKENDS = frozenset({"hf", "openai", "vllm"})
-EMBEDDING_BACKENDS = frozenset({"contrastive"})
+# The backend sets are read from the backend registry, which names every backend once.
+GENERATIVE_BACKENDS = backend_names(GENERATIVE)
+EMBEDDING_BACKENDS = backend_names(EMBEDDING)
 # Supervised image classifiers (ResNet, ViT): the `supervised` baseline on ImageNet-labelled sets.
-CLASSIFIER_BACKENDS = frozenset({"classifier"})
+CLASSIFIER_BACKENDS = backend_names(CLASSIFIER)
 # The backends that answer each protocol without generation (the others are generative).
-PROTOCOL_BACKENDS = {"zeroshot": EMBEDDING_BACKENDS, "supervised": CLASSIFIER_BACKENDS}
-BACKEND_PACKAGES = {
-    "hf": "transformers",
-    "contrastive": "transformers",
-    "classifier": "transformers",
-    "text": "transformers",
-    "nli": "transformers",
-    "openai": "httpx",
-    "vllm": "vllm",
-}
+PROTOCOL_BACKENDS = protocol_backends()
+BACKEND_PACKAGES = {name: backend.package for name, backend in BACKENDS.items()}
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "hf": {"batch_size": 8, "dtype": "auto", "image_first": True, "max_pixels": None},
-    "contrastive": {"batch_size": 64, "dtype": "auto", "class_template": "an image of a {}"},
-    "classifier": {"batch_size": 64, "dtype": "auto"},
-    "text": {"batch_size": 16, "dtype": "auto"},
-    "nli": {"batch_size": 32},
+    name: dict(backend.defaults) for name, backend in BACKENDS.items() if backend.defaults
 }
 # Task keys read only at scoring (how a label-list answer is mapped onto a candidate): left out of
 # the inference job's parameters, so changing them re-runs scoring, never inference.
@@ -67,7 +64,7 @@ RUN_ONLY_MODEL_KEYS = frozenset(
         "support", "support_note", "parity_of",
     }
 )  # fmt: skip
-REMOTE_BACKENDS = frozenset({"openai"})
+REMOTE_BACKENDS = frozenset(name for name, backend in BACKENDS.items() if backend.remote)
 # A model's Slurm request when its registry entry has neither `resources` nor `params_b`.
 DEFAULT_RESOURCES = {"gpus": 1, "mem_mb": 32000, "runtime": 240, "cpus_per_gpu": 8}
 # Memory of one GPU that the size-derived requests assume (A100/H100 80 GB); a cluster with

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from classbench import __version__
+from classbench.backends import GENERATIVE, load_model
 from classbench.backends.base import BackendError, GenerativeBackend
 from classbench.config import answer_relevant
 from classbench.data import load_classes, load_manifest, stratified_limit
@@ -31,21 +32,9 @@ class ModelFailedError(RuntimeError):
 
 
 def load_backend(spec: Mapping[str, Any]) -> GenerativeBackend:
-    """The generative backend named by a model registry entry."""
-    backend = spec["backend"]
-    if backend == "hf":
-        from classbench.backends.hf import HFBackend
-
-        return HFBackend(spec)
-    if backend == "openai":
-        from classbench.backends.openai_compat import OpenAIBackend
-
-        return OpenAIBackend(spec)
-    if backend == "vllm":
-        from classbench.backends.vllm_engine import VLLMBackend
-
-        return VLLMBackend(spec)
-    raise ValueError(f"backend '{backend}' cannot generate")
+    """The generative backend named by a model registry entry (one of the registry's
+    generative backends; any other is refused before anything is loaded)."""
+    return load_model(spec, role=GENERATIVE)
 
 
 def build_requests(

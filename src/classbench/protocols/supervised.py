@@ -151,14 +151,9 @@ def predict_supervised(
     classes = list(load_classes(root))
     mapping = imagenet_mapping(dataset_spec, len(classes), base_dir)
     if classifier is None:
-        from classbench.backends.classifier import ImageClassifier
+        from classbench.backends import CLASSIFIER, load_model
 
-        classifier = ImageClassifier(
-            model_spec["checkpoint"],
-            revision=model_spec.get("revision"),
-            dtype=model_spec.get("dtype", "auto"),
-            batch_size=int(model_spec.get("batch_size", 64)),
-        )
+        classifier = load_model({"backend": "classifier", **model_spec}, role=CLASSIFIER)
     # Fail before any image is read when the model cannot cover the dataset's classes.
     restricted_argmax(np.zeros((0, classifier.num_classes), np.float32), mapping)
     raws: list[str | None] = []
