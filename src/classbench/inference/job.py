@@ -16,9 +16,9 @@ from classbench.config import answer_relevant
 from classbench.data import load_classes, load_manifest, stratified_limit
 from classbench.data.manifest import IMAGE_HASH_COLUMN
 from classbench.inference.chunks import fingerprint, run_inference, throughput
-from classbench.io import as_objects, read_parquet, write_parquet
+from classbench.inference.predictions import write_predictions
+from classbench.io import as_objects, read_parquet
 from classbench.protocols import answer_mode_problem, protocol_module
-from classbench.provenance import provenance
 
 PREDICTION_COLUMNS = [
     "sample_id", "label", "prompt", "options", "raw", "answer", "error", "parse_status",
@@ -193,13 +193,10 @@ def evaluate(
         "task_spec": dict(task),
         "seed": seed,
         "limit": limit,
-        "samples": len(predictions),
-        "errors": int(predictions["error"].notna().sum()),
         "resume": {k: v for k, v in stats.items() if k != "backend_info"},
         "backend_info": stats.get("backend_info"),
         "throughput": throughput(rows),
         "checkpoint_key": key,
-        "provenance": provenance(workflow_dir),
     }
-    write_parquet(predictions, output, metadata=metadata)
+    write_predictions(predictions, output, metadata, workflow_dir=workflow_dir)
     return predictions

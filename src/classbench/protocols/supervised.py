@@ -142,8 +142,7 @@ def predict_supervised(
 
     from classbench.data import load_classes, load_manifest, stratified_limit
     from classbench.images import ImageLoadError, load_image
-    from classbench.io import write_parquet
-    from classbench.provenance import provenance
+    from classbench.inference.predictions import write_predictions
 
     root = Path(dataset_root)
     # The same stratified sample as every other job, so baselines and LMMs see one image set.
@@ -192,7 +191,7 @@ def predict_supervised(
         }
     )
     answered = int(frame["error"].isna().sum())
-    info = {
+    info: dict[str, Any] = {
         **(metadata or {}),
         "backend": "classifier",
         "checkpoint": model_spec.get("checkpoint"),
@@ -200,15 +199,12 @@ def predict_supervised(
         "classifier": classifier.info(),
         "imagenet_classes": _describe(dataset_spec, mapping),
         "limit": limit,
-        "samples": len(frame),
-        "errors": len(frame) - answered,
         "throughput": {
             "images_per_s": answered / seconds if seconds > 0 else None,
             "generation_s": seconds,
         },
-        "provenance": provenance(),
     }
-    write_parquet(frame, out, metadata=info)
+    write_predictions(frame, out, info)
     return frame
 
 
