@@ -7,6 +7,7 @@ fault server is a small threading HTTP server that scripts failures per prompt.
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import logging
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -165,6 +167,26 @@ def test_served_rejects_unknown_fields_unless_dropped(served, tiny_qwen):
 # -- a fault-injecting server ------------------------------------------------------------------
 
 
+# How servers and libraries repeat a token back: JSON-escaped, URL-encoded, as Python's repr of
+# the text or of the header bytes, HTML-escaped, or cut where a parser split it.
+ECHOES = {
+    "json": lambda token: {"error": {"message": f"Incorrect API key provided: {token}"}},
+    "url": lambda token: f"login at https://auth.example/?key={quote(token, safe='')}",
+    "repr": lambda token: f"ValueError: bad token {token!r}",
+    "bytes": lambda token: f"Illegal header value {('Bearer ' + token).encode()!r}",
+    "html": lambda token: f"<p>Invalid key <b>{html.escape(token)}</b></p>",
+    "split": lambda token: "credential parts: " + ", ".join(re.split(r"[\s;\"'&<>\\]+", token)),
+}
+# Keys an HTTP header can carry, each holding a character that changes how it is echoed.
+ODD_KEYS = {
+    "space": "sk-classbench SECRET-spaced-part",
+    "quote": "sk-classbench\"SECRET'quoted-part",
+    "semicolon": "sk-classbench;SECRET-after-semicolon",
+    "markup": "sk-classbench&<SECRET>-markup",
+    "backslash": "sk-classbench\\SECRET-backslash",
+}
+
+
 class FaultServer:
     """Loopback chat completions server whose behaviour is scripted by the prompt text.
 
@@ -284,6 +306,11 @@ class FaultServer:
             # A careless server echoing the credentials it was given.
             auth = handler.headers.get("Authorization") or ""
             self.send(handler, 401, {"error": f"invalid credentials: {auth}"})
+        elif case == "echo":
+            # A careless server repeating the token it was given, in the form `arg` names.
+            token = (handler.headers.get("Authorization") or "").removeprefix("Bearer ")
+            echo = ECHOES[arg](token)
+            self.send(handler, 503, echo if isinstance(echo, dict) else echo.encode())
         elif case == "nocontent":
             self.send(
                 handler,
@@ -415,6 +442,43 @@ def test_api_key_is_sent_but_never_shown(server, monkeypatch, caplog, capsys, tm
         *(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()),
     ]
     assert not [text for text in written if SECRET in text]
+
+
+@pytest.mark.parametrize("form", ECHOES)
+@pytest.mark.parametrize("key", ODD_KEYS.values(), ids=ODD_KEYS)
+def test_no_part_of_an_echoed_key_is_shown(server, monkeypatch, caplog, key, form):
+    """A key with a space, a quote, `;`, markup or a backslash, echoed back in any form, is
+    redacted whole from the stored error and from the retry lines of the job log."""
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    caplog.set_level(logging.DEBUG)
+    [g] = ask(make_backend(server, max_retries=1), [f"echo:{form}:a"])
+    assert server.auth == [f"Bearer {key}"] * 2  # sent as it is, twice
+    assert g.text is None and g.error.startswith("HTTPStatus 503:") and "***" in g.error
+    pieces = [key, *(p for p in re.split(r"[\s;\"'&<>\\]+", key) if len(p) >= 4)]
+    written = g.error + caplog.text
+    assert "retry 1/1" in caplog.text
+    assert [piece for piece in pieces if piece in written] == []
+
+
+@pytest.mark.parametrize(
+    "key", ["sk-classbench\r", "sk-classbench\nSECRET", "sk-tab\tSECRET", "sk-SECRET-€", "sk-café"]
+)
+def test_a_key_no_header_can_carry_is_one_configuration_error(server, monkeypatch, key):
+    """Not a connection error retried per sample: the backend refuses it before any request,
+    naming the variable and never the key."""
+    monkeypatch.setenv("MY_SERVER_KEY", key)
+    started = time.perf_counter()
+    with pytest.raises(BackendError, match=r"\$MY_SERVER_KEY cannot be sent in an HTTP header"):
+        make_backend(server, api_key_env="MY_SERVER_KEY", max_retries=3, backoff_s=1)
+    # A key rotated to a bad one while the backend runs fails the call before any request.
+    monkeypatch.setenv("MY_SERVER_KEY", "sk-good")
+    backend = make_backend(server, api_key_env="MY_SERVER_KEY", max_retries=3, backoff_s=1)
+    monkeypatch.setenv("MY_SERVER_KEY", key)
+    with pytest.raises(BackendError, match="cannot be sent in an HTTP header") as caught:
+        ask(backend, ["ok::a", "ok::b"])
+    assert "SECRET" not in str(caught.value) and key.strip() not in str(caught.value)
+    assert not server.attempts
+    assert time.perf_counter() - started < 1
 
 
 def test_key_env_names_and_base_url_fallbacks(server, monkeypatch):

@@ -19,7 +19,6 @@ import logging
 import math
 import os
 import random
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ import httpx
 from PIL import Image
 
 from classbench.backends.base import BackendError, Generation, conversation
+from classbench.backends.secrets import check_header_value, redact
 from classbench.images import model_input
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,6 @@ RESERVED_KEYS = frozenset(
     {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "stream"}
 )
 ERROR_BODY_CHARS = 300
-REDACTED = "***"
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")
 
 
 def encode_image(image: Image.Image, image_format: str = "jpeg", quality: int = 90) -> str:
@@ -216,22 +214,33 @@ class OpenAIBackend:
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()
         self._random = random.Random()
+        # A key no header can carry fails here, once, before any request.
+        self._api_key()
 
     # -- credentials ---------------------------------------------------------------------------
 
     def _key_names(self) -> tuple[str, ...]:
         return (self.api_key_env,) if self.api_key_env else API_KEY_ENV
 
-    def _api_key(self) -> str | None:
-        """The key, read now from the environment (so rotation needs no restart)."""
-        return next((os.environ[n] for n in self._key_names() if os.environ.get(n)), None)
+    def _key_variable(self) -> str | None:
+        """The name of the first key variable that is set (None: no key)."""
+        return next((name for name in self._key_names() if os.environ.get(name)), None)
 
-    def _redact(self, text: str) -> str:
-        """``text`` with the API key and any bearer token replaced by ``***``."""
-        key = self._api_key()
-        if key:
-            text = text.replace(key, REDACTED)
-        return _BEARER.sub(rf"\1 {REDACTED}", text)
+    def _api_key(self) -> str | None:
+        """The key, read now from the environment (so rotation needs no restart); a key that
+        cannot be sent in a header is a :class:`BackendError`."""
+        name = self._key_variable()
+        if name is None:
+            return None
+        key = os.environ[name]
+        check_header_value(key, name)
+        return key
+
+    def _redact(self, text: str, *keys: str | None) -> str:
+        """``text`` without any form of the API key (the current one and ``keys``, those a
+        request was sent with) or of a bearer token."""
+        name = self._key_variable()
+        return redact(text, (os.environ[name] if name else None, *keys))
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -281,24 +290,23 @@ class OpenAIBackend:
                 )
             return self._client
 
-    def _headers(self) -> dict[str, str]:
-        key = self._api_key()
-        return {"Authorization": f"Bearer {key}"} if key else {}
-
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter (half to full of the doubled delay), capped."""
         delay = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
         return delay * (0.5 + 0.5 * self._random.random())
 
     def _send(self, body: dict[str, Any]) -> Generation:
-        """POST one body, retrying transient failures; never raises."""
+        """POST one body, retrying transient failures. Every failure becomes the Generation's
+        error; only a key rotated to one no header can carry raises (:class:`BackendError`)."""
         client = self._client_or_new()
         attempts = self.max_retries + 1
         for attempt in range(1, attempts + 1):
             wait: float | None = None
+            key = self._api_key()
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
             start = time.perf_counter()
             try:
-                response = client.post(self._endpoint, json=body, headers=self._headers())
+                response = client.post(self._endpoint, json=body, headers=headers)
             except httpx.TimeoutException as err:
                 error = f"Timeout: {type(err).__name__} after {self.timeout_s:g} s"
                 retry = True
@@ -313,18 +321,18 @@ class OpenAIBackend:
                 status = response.status_code
                 if 200 <= status < 300:
                     return self._parse(response, latency)
-                detail = self._redact(response.text)[:ERROR_BODY_CHARS].strip()
+                detail = self._redact(response.text, key)[:ERROR_BODY_CHARS].strip()
                 error = f"HTTPStatus {status}: {detail}"
                 retry = status in RETRY_STATUS or status >= 500
                 if status in (429, 503):
                     wait = retry_after_seconds(response.headers.get("Retry-After"))
             if not retry or attempt == attempts:
                 tries = f"{attempt} attempt" + ("s" if attempt > 1 else "")
-                return Generation(text=None, error=self._redact(f"{error} ({tries})"))
+                return Generation(text=None, error=self._redact(f"{error} ({tries})", key))
             delay = min(self.max_backoff_s, wait) if wait is not None else self._backoff(attempt)
             log.warning(
                 "openai request failed (%s); retry %d/%d in %.2f s",
-                self._redact(error)[:ERROR_BODY_CHARS],
+                self._redact(error, key)[:ERROR_BODY_CHARS],
                 attempt,
                 self.max_retries,
                 delay,
@@ -388,6 +396,7 @@ class OpenAIBackend:
             raise ValueError(f"{len(choices)} choice lists but {len(prompts)} prompts")
         if not prompts:
             return []
+        self._api_key()  # a key rotated to one no header can carry fails the call at once
         per_sample = choices if choices is not None else [None] * len(prompts)
         # Images are encoded on the worker threads, so at most `concurrency` encoded copies
         # exist at a time.
@@ -419,10 +428,8 @@ class OpenAIBackend:
             "concurrency": self.concurrency,
             "timeout_s": self.timeout_s,
             "max_retries": self.max_retries,
-            "api_key_env": next(
-                (n for n in self._key_names() if os.environ.get(n)), self._key_names()[0]
-            ),
-            "api_key_set": self._api_key() is not None,
+            "api_key_env": self._key_variable() or self._key_names()[0],
+            "api_key_set": self._key_variable() is not None,
             "httpx_version": httpx.__version__,
         }
 
