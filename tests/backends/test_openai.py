@@ -11,6 +11,7 @@ import html
 import io
 import json
 import logging
+import random
 import re
 import socket
 import threading
@@ -34,8 +35,8 @@ from classbench.backends.openai_compat import (
     chat_messages,
     encode_image,
     public_url,
-    retry_after_seconds,
 )
+from classbench.backends.retry import RetryPolicy, retry_after_seconds, retryable_status
 from classbench.config import ConfigError, validate
 from classbench.inference.job import load_backend
 
@@ -199,6 +200,7 @@ class FaultServer:
         self.attempts: Counter[str] = Counter()
         self.times: dict[str, list[float]] = defaultdict(list)
         self.bodies: list[dict[str, Any]] = []
+        self.paths: list[str] = []
         self.auth: list[str | None] = []
         self.inflight = 0
         self.max_inflight = 0
@@ -222,6 +224,7 @@ class FaultServer:
                     attempt = server.attempts[prompt]
                     server.times[prompt].append(time.monotonic())
                     server.bodies.append(body)
+                    server.paths.append(self.path)
                     server.auth.append(self.headers.get("Authorization"))
                     server.inflight += 1
                     server.max_inflight = max(server.max_inflight, server.inflight)
@@ -609,11 +612,34 @@ def test_bad_settings_are_refused(spec, message):
     assert "hunter2" not in str(caught.value)
 
 
-def test_endpoint_and_public_url():
-    backend = OpenAIBackend({"base_url": "https://h.example:8443/v3/", "checkpoint": "org/model"})
-    assert backend._endpoint == "https://h.example:8443/v3/chat/completions"
-    assert backend.info()["model"] == "org/model"
+def test_endpoint_and_public_url(server):
+    """/chat/completions is appended to the API root (or already there); a query in base_url
+    goes with every request but is never shown."""
+    for base_url in (
+        f"{server.url}/",
+        f"{server.url}?api-version=2",
+        f"{server.url}/chat/completions",
+    ):
+        backend = make_backend(server, base_url=base_url, checkpoint="org/model", model=None)
+        assert backend.info()["model"] == "org/model"
+        assert backend.info()["base_url"] == public_url(base_url).rstrip("/")
+        ask(backend, ["ok::a"])
+    assert server.paths == [
+        "/v1/chat/completions", "/v1/chat/completions?api-version=2", "/v1/chat/completions"
+    ]  # fmt: skip
     assert public_url("https://u:p@h.example/v1?key=abc") == "https://h.example/v1"
+
+
+def test_retry_policy():
+    """Our settings, not the SDK's fixed delays: doubling from backoff_s with jitter, and any
+    wait (Retry-After included) capped by max_backoff_s."""
+    assert all(map(retryable_status, (408, 409, 429, 500, 502, 503, 504)))
+    assert not any(map(retryable_status, (400, 401, 403, 404, 422)))
+    policy = RetryPolicy(max_retries=5, backoff_s=1.0, max_backoff_s=5.0, rng=random.Random(0))
+    for attempt, full in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 5.0), (9, 5.0)]:
+        assert full / 2 <= policy.delay(attempt) <= full
+    assert policy.delay(1, retry_after=3600) == 5.0
+    assert policy.delay(3, retry_after=0.2) == 0.2
 
 
 def test_helpers():
