@@ -7,9 +7,11 @@ fault server is a small threading HTTP server that scripts failures per prompt.
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import logging
+import random
 import re
 import socket
 import threading
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -32,8 +35,8 @@ from classbench.backends.openai_compat import (
     chat_messages,
     encode_image,
     public_url,
-    retry_after_seconds,
 )
+from classbench.backends.retry import RetryPolicy, retry_after_seconds, retryable_status
 from classbench.config import ConfigError, validate
 from classbench.inference.job import load_backend
 
@@ -165,6 +168,26 @@ def test_served_rejects_unknown_fields_unless_dropped(served, tiny_qwen):
 # -- a fault-injecting server ------------------------------------------------------------------
 
 
+# How servers and libraries repeat a token back: JSON-escaped, URL-encoded, as Python's repr of
+# the text or of the header bytes, HTML-escaped, or cut where a parser split it.
+ECHOES = {
+    "json": lambda token: {"error": {"message": f"Incorrect API key provided: {token}"}},
+    "url": lambda token: f"login at https://auth.example/?key={quote(token, safe='')}",
+    "repr": lambda token: f"ValueError: bad token {token!r}",
+    "bytes": lambda token: f"Illegal header value {('Bearer ' + token).encode()!r}",
+    "html": lambda token: f"<p>Invalid key <b>{html.escape(token)}</b></p>",
+    "split": lambda token: "credential parts: " + ", ".join(re.split(r"[\s;\"'&<>\\]+", token)),
+}
+# Keys an HTTP header can carry, each holding a character that changes how it is echoed.
+ODD_KEYS = {
+    "space": "sk-classbench SECRET-spaced-part",
+    "quote": "sk-classbench\"SECRET'quoted-part",
+    "semicolon": "sk-classbench;SECRET-after-semicolon",
+    "markup": "sk-classbench&<SECRET>-markup",
+    "backslash": "sk-classbench\\SECRET-backslash",
+}
+
+
 class FaultServer:
     """Loopback chat completions server whose behaviour is scripted by the prompt text.
 
@@ -177,6 +200,7 @@ class FaultServer:
         self.attempts: Counter[str] = Counter()
         self.times: dict[str, list[float]] = defaultdict(list)
         self.bodies: list[dict[str, Any]] = []
+        self.paths: list[str] = []
         self.auth: list[str | None] = []
         self.inflight = 0
         self.max_inflight = 0
@@ -200,6 +224,7 @@ class FaultServer:
                     attempt = server.attempts[prompt]
                     server.times[prompt].append(time.monotonic())
                     server.bodies.append(body)
+                    server.paths.append(self.path)
                     server.auth.append(self.headers.get("Authorization"))
                     server.inflight += 1
                     server.max_inflight = max(server.max_inflight, server.inflight)
@@ -284,6 +309,11 @@ class FaultServer:
             # A careless server echoing the credentials it was given.
             auth = handler.headers.get("Authorization") or ""
             self.send(handler, 401, {"error": f"invalid credentials: {auth}"})
+        elif case == "echo":
+            # A careless server repeating the token it was given, in the form `arg` names.
+            token = (handler.headers.get("Authorization") or "").removeprefix("Bearer ")
+            echo = ECHOES[arg](token)
+            self.send(handler, 503, echo if isinstance(echo, dict) else echo.encode())
         elif case == "nocontent":
             self.send(
                 handler,
@@ -417,6 +447,43 @@ def test_api_key_is_sent_but_never_shown(server, monkeypatch, caplog, capsys, tm
     assert not [text for text in written if SECRET in text]
 
 
+@pytest.mark.parametrize("form", ECHOES)
+@pytest.mark.parametrize("key", ODD_KEYS.values(), ids=ODD_KEYS)
+def test_no_part_of_an_echoed_key_is_shown(server, monkeypatch, caplog, key, form):
+    """A key with a space, a quote, `;`, markup or a backslash, echoed back in any form, is
+    redacted whole from the stored error and from the retry lines of the job log."""
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    caplog.set_level(logging.DEBUG)
+    [g] = ask(make_backend(server, max_retries=1), [f"echo:{form}:a"])
+    assert server.auth == [f"Bearer {key}"] * 2  # sent as it is, twice
+    assert g.text is None and g.error.startswith("HTTPStatus 503:") and "***" in g.error
+    pieces = [key, *(p for p in re.split(r"[\s;\"'&<>\\]+", key) if len(p) >= 4)]
+    written = g.error + caplog.text
+    assert "retry 1/1" in caplog.text
+    assert [piece for piece in pieces if piece in written] == []
+
+
+@pytest.mark.parametrize(
+    "key", ["sk-classbench\r", "sk-classbench\nSECRET", "sk-tab\tSECRET", "sk-SECRET-€", "sk-café"]
+)
+def test_a_key_no_header_can_carry_is_one_configuration_error(server, monkeypatch, key):
+    """Not a connection error retried per sample: the backend refuses it before any request,
+    naming the variable and never the key."""
+    monkeypatch.setenv("MY_SERVER_KEY", key)
+    started = time.perf_counter()
+    with pytest.raises(BackendError, match=r"\$MY_SERVER_KEY cannot be sent in an HTTP header"):
+        make_backend(server, api_key_env="MY_SERVER_KEY", max_retries=3, backoff_s=1)
+    # A key rotated to a bad one while the backend runs fails the call before any request.
+    monkeypatch.setenv("MY_SERVER_KEY", "sk-good")
+    backend = make_backend(server, api_key_env="MY_SERVER_KEY", max_retries=3, backoff_s=1)
+    monkeypatch.setenv("MY_SERVER_KEY", key)
+    with pytest.raises(BackendError, match="cannot be sent in an HTTP header") as caught:
+        ask(backend, ["ok::a", "ok::b"])
+    assert "SECRET" not in str(caught.value) and key.strip() not in str(caught.value)
+    assert not server.attempts
+    assert time.perf_counter() - started < 1
+
+
 def test_key_env_names_and_base_url_fallbacks(server, monkeypatch):
     monkeypatch.setenv("OPENAI_COMPATIBLE_API_URL", server.url)
     monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", "compat-key")
@@ -545,11 +612,34 @@ def test_bad_settings_are_refused(spec, message):
     assert "hunter2" not in str(caught.value)
 
 
-def test_endpoint_and_public_url():
-    backend = OpenAIBackend({"base_url": "https://h.example:8443/v3/", "checkpoint": "org/model"})
-    assert backend._endpoint == "https://h.example:8443/v3/chat/completions"
-    assert backend.info()["model"] == "org/model"
+def test_endpoint_and_public_url(server):
+    """/chat/completions is appended to the API root (or already there); a query in base_url
+    goes with every request but is never shown."""
+    for base_url in (
+        f"{server.url}/",
+        f"{server.url}?api-version=2",
+        f"{server.url}/chat/completions",
+    ):
+        backend = make_backend(server, base_url=base_url, checkpoint="org/model", model=None)
+        assert backend.info()["model"] == "org/model"
+        assert backend.info()["base_url"] == public_url(base_url).rstrip("/")
+        ask(backend, ["ok::a"])
+    assert server.paths == [
+        "/v1/chat/completions", "/v1/chat/completions?api-version=2", "/v1/chat/completions"
+    ]  # fmt: skip
     assert public_url("https://u:p@h.example/v1?key=abc") == "https://h.example/v1"
+
+
+def test_retry_policy():
+    """Our settings, not the SDK's fixed delays: doubling from backoff_s with jitter, and any
+    wait (Retry-After included) capped by max_backoff_s."""
+    assert all(map(retryable_status, (408, 409, 429, 500, 502, 503, 504)))
+    assert not any(map(retryable_status, (400, 401, 403, 404, 422)))
+    policy = RetryPolicy(max_retries=5, backoff_s=1.0, max_backoff_s=5.0, rng=random.Random(0))
+    for attempt, full in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 5.0), (9, 5.0)]:
+        assert full / 2 <= policy.delay(attempt) <= full
+    assert policy.delay(1, retry_after=3600) == 5.0
+    assert policy.delay(3, retry_after=0.2) == 0.2
 
 
 def test_helpers():

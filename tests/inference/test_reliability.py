@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 from serving import FaultProxy, transformers_serve
 
-from classbench.backends.base import Generation
+from classbench.backends.base import BackendError, Generation
 from classbench.data import load_manifest, prepare_dataset
 from classbench.inference.chunks import chunk_dir, read_chunks
 from classbench.inference.job import evaluate
@@ -286,6 +286,20 @@ def test_chunks_survive_a_torn_chunk_write(tmp_path):
 
 API_KEY = "sk-classbench-SECRET-api-key-4242"
 HUB_TOKEN = "hf_classbenchSECRETtoken4242"
+
+
+def test_a_malformed_key_stops_the_job_once_before_any_request(tmp_path, monkeypatch):
+    """A key with a stray carriage return is one configuration error for the whole job, not a
+    connection error retried for every sample; nothing is written."""
+    root = make_dataset(tmp_path / "data")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-reliability-secret\r")
+    out = tmp_path / "p.parquet"
+    spec = {"backend": "openai", "checkpoint": "m", "base_url": "http://127.0.0.1:9/v1",
+            "max_retries": 3, "backoff_s": 1.0}  # fmt: skip
+    with pytest.raises(BackendError, match=r"\$OPENAI_API_KEY cannot be sent") as caught:
+        run(root, out, spec)
+    assert "sk-reliability-secret" not in str(caught.value)
+    assert not out.exists()
 
 
 @pytest.mark.slow

@@ -252,7 +252,7 @@ def test_nli_sees_each_unique_answer_and_candidate_set_once():
 
 
 def test_nli_fallback_with_the_tiny_bart(tiny_bart):
-    from classbench.scoring.label_mapping import load_nli_classifier
+    from classbench.backends.nli import load_nli_classifier
 
     classifier = load_nli_classifier({"checkpoint": str(tiny_bart), "batch_size": 4}, device=-1)
     raws = ["a small puppy on the grass", "dog", "a dog or a car", "a small puppy on the grass"]

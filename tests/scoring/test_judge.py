@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from classbench.backends.base import BackendError
 from classbench.backends.text_judge import (
     INCLUSION_PROMPT,
     LMMS_OWC_QUESTION,
@@ -163,3 +164,30 @@ def test_info(judge: LLMJudge) -> None:
     assert info["pairwise_prompt"].startswith("lmms-owc/elo_score_llama32@")
     assert {"checkpoint", "revision", "transformers"} <= info.keys()
     json.dumps(info)
+
+
+def test_judge_predictions_loads_the_judge_through_the_registry(judge: LLMJudge) -> None:
+    """The judge model comes from its registry entry (backend ``text``); the study's judge
+    settings override the entry's, and failed samples are not judged."""
+    import pandas as pd
+
+    from classbench.scoring.judge import judge_predictions
+
+    predictions = pd.DataFrame(
+        {
+            "sample_id": ["a", "b", "c"],
+            "prompt": ["What is this?", "Name it.", "Name it."],
+            "answer": ["a tabby cat", None, "dog"],
+            "label": ["cat", "cat", "cat"],
+            "error": [None, "HTTPStatus 503: overloaded", None],
+        }
+    )
+    spec = {"backend": "text", "checkpoint": judge.checkpoint, "batch_size": 64, "dtype": "auto"}
+    verdicts, info = judge_predictions(predictions, spec, batch_size=2, max_new_tokens=6)
+    assert info["judged"] == 2 and info["judge"]["max_new_tokens"] == 6
+    assert info["judge"]["checkpoint"] == judge.checkpoint
+    assert verdicts["llm_inclusion"].isna().tolist() == [False, True, False]
+    direct, _ = judge.inclusion(["What is this?", "Name it."], ["a tabby cat", "dog"], ["cat"] * 2)
+    assert verdicts.loc[[0, 2], "judge_raw"].tolist() == direct
+    with pytest.raises(BackendError, match="a judge model is needed"):
+        judge_predictions(predictions, {**spec, "backend": "hf"})

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import pandas as pd
 
-from classbench.backends.text_judge import LLMJudge
+from classbench.backends import JUDGE, load_model
 from classbench.io import read_parquet, write_parquet
 from classbench.logs import to_log_file
 from classbench.ranking.leaderboards import judge_games
@@ -21,11 +21,9 @@ for job, path in zip(params["jobs"], snakemake.input.predictions, strict=True):
     frame["doc"] = job["dataset"] + "/" + frame["sample_id"].astype(str)
     per_model[job["model"]].append(frame)
 settings = params["judge"]
-spec = settings["model_spec"]
-judge = LLMJudge(
-    spec["checkpoint"],
-    revision=spec.get("revision"),
-    dtype=spec.get("dtype", "auto"),
+judge = load_model(
+    settings["model_spec"],
+    role=JUDGE,
     batch_size=settings["batch_size"],
     max_new_tokens=settings["max_new_tokens"],
 )

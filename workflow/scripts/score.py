@@ -1,8 +1,8 @@
 from functools import cache
 
+from classbench.backends import NLI, load_model
 from classbench.io import read_metadata, read_parquet, write_parquet
 from classbench.logs import to_log_file
-from classbench.scoring.label_mapping import load_nli_classifier
 from classbench.scoring.metrics import load_sentence_encoder, load_spacy
 from classbench.scoring.score import score_predictions
 
@@ -18,7 +18,7 @@ scores = score_predictions(
     encoder_loader=cache(lambda: load_sentence_encoder(params["sentence_encoder"])),
     nlp_loader=cache(lambda: load_spacy(params["spacy_model"])),
     judge=judge,
-    nli_loader=cache(lambda: load_nli_classifier(params["nli_model"])),
+    nli_loader=cache(lambda: load_model(params["nli_model"], role=NLI)),
 )
 metadata = {"predictions": read_metadata(snakemake.input.predictions), "scoring": params}
 write_parquet(scores, snakemake.output[0], metadata=metadata)

@@ -8,14 +8,14 @@ the VLMs' 1000-way answers are compared. Any checkpoint that loads through
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from classbench.backends.base import BackendError
-from classbench.backends.contrastive import resolve_device, resolve_dtype
+from classbench.backends.devices import dtype_name, resolve_device, resolve_dtype
 
 
 class ImageClassifier:
@@ -29,7 +29,6 @@ class ImageClassifier:
         dtype: str = "auto",
         batch_size: int = 64,
     ) -> None:
-        import torch
         from transformers import AutoImageProcessor, AutoModelForImageClassification
 
         if batch_size < 1:
@@ -37,9 +36,9 @@ class ImageClassifier:
         self.checkpoint = str(checkpoint)
         self.revision = revision
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
+        self._torch_dtype = resolve_dtype(dtype, self.device)
+        self.dtype = dtype_name(self._torch_dtype)
         self.batch_size = batch_size
-        self._torch_dtype = getattr(torch, self.dtype)
         self.processor = AutoImageProcessor.from_pretrained(self.checkpoint, revision=revision)
         self.model = AutoModelForImageClassification.from_pretrained(
             self.checkpoint, revision=revision, dtype=self._torch_dtype
@@ -51,6 +50,16 @@ class ImageClassifier:
         # id2label keys are ints once loaded; sort by index, whatever the file's key order.
         labels = {int(i): str(name) for i, name in (config.id2label or {}).items()}
         self.labels: list[str] = [labels.get(i, str(i)) for i in range(self.num_classes)]
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any], **settings: Any) -> ImageClassifier:
+        """The classifier of a model registry entry; ``settings`` override the entry's keys."""
+        options = {
+            "revision": spec.get("revision"),
+            "dtype": spec.get("dtype", "auto"),
+            "batch_size": int(spec.get("batch_size") or 64),
+        }
+        return cls(spec["checkpoint"], **{**options, **settings})
 
     def logits(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Float32 logits (n, ``num_classes``) of ``images``, in batches of ``batch_size``."""

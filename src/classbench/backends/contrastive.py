@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from classbench.backends.base import BackendError
+from classbench.backends.devices import dtype_name, resolve_device, resolve_dtype
 
-_DTYPES = ("float32", "float16", "bfloat16")
 # Text towers trained on fixed-length, max_length-padded text whose pooling reads the last
 # position: their text must be padded the same way, and their own tokenizers return no mask.
 _MAX_LENGTH_PADDED = ("siglip", "siglip2")
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; an explicit choice is checked."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BackendError(f"device {device!r} requested but no CUDA device is available")
-    return device
-
-
-def resolve_dtype(dtype: str, device: str) -> str:
-    """``auto`` -> bfloat16 on CUDA, float32 on CPU (half precision is slow or missing there)."""
-    if dtype == "auto":
-        return "bfloat16" if device.startswith("cuda") else "float32"
-    if dtype not in _DTYPES:
-        raise BackendError(f"unknown dtype {dtype!r}; expected 'auto' or one of {_DTYPES}")
-    return dtype
 
 
 class ContrastiveEncoder:
@@ -50,7 +30,6 @@ class ContrastiveEncoder:
         batch_size: int = 64,
         class_template: str = "an image of a {}",
     ) -> None:
-        import torch
         from transformers import AutoModel, AutoProcessor
 
         if batch_size < 1:
@@ -60,10 +39,10 @@ class ContrastiveEncoder:
         self.checkpoint = str(checkpoint)
         self.revision = revision
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
+        self._torch_dtype = resolve_dtype(dtype, self.device)
+        self.dtype = dtype_name(self._torch_dtype)
         self.batch_size = batch_size
         self.class_template = class_template
-        self._torch_dtype = getattr(torch, self.dtype)
         self.processor = AutoProcessor.from_pretrained(self.checkpoint, revision=revision)
         self.model = AutoModel.from_pretrained(
             self.checkpoint, revision=revision, dtype=self._torch_dtype
@@ -81,6 +60,17 @@ class ContrastiveEncoder:
         self._max_length = min(int(n) for n in limits if n)
         self._pad_to_max = self.model_type in _MAX_LENGTH_PADDED
         self.dim: int = int(getattr(config, "projection_dim", None) or text_config.hidden_size)
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any], **settings: Any) -> ContrastiveEncoder:
+        """The encoder of a model registry entry; ``settings`` override the entry's keys."""
+        options = {
+            "revision": spec.get("revision"),
+            "dtype": spec.get("dtype", "auto"),
+            "batch_size": int(spec.get("batch_size") or 64),
+            "class_template": spec.get("class_template", "an image of a {}"),
+        }
+        return cls(spec["checkpoint"], **{**options, **settings})
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Embed images: float32 array (n, d), each row of unit length."""

@@ -19,11 +19,11 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from classbench.backends.base import BackendError, Generation, conversation
+from classbench.backends.devices import dtype_name, resolve_device, resolve_dtype
 from classbench.images import model_input
 
 log = logging.getLogger(__name__)
 
-DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 QUANTIZATIONS = ("8bit", "4bit")
 
 
@@ -43,20 +43,6 @@ def build_messages(
 
 # Kept under this name for callers of the backend module.
 prepare_image = model_input
-
-
-def resolve_dtype(name: str | None, cuda: bool) -> torch.dtype:
-    """The torch dtype for a spec's ``dtype`` setting ("auto": bfloat16 on CUDA, float32 on CPU)."""
-    if name in (None, "auto"):
-        if not cuda:
-            return torch.float32
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    try:
-        return DTYPES[str(name)]
-    except KeyError:
-        raise BackendError(
-            f"dtype {name!r} is not supported; use one of 'auto', {', '.join(map(repr, DTYPES))}"
-        ) from None
 
 
 def quantization_config(quantization: str | None, cuda: bool) -> Any:
@@ -115,7 +101,9 @@ class HFBackend:
         self.generation: dict[str, Any] = {"do_sample": False, "num_beams": 1}
         self.generation.update(spec.get("generation") or {})
 
-        cuda = torch.cuda.is_available()
+        # The machine's device decides the precision and the quantization check; device_map
+        # only decides where the weights go.
+        cuda = resolve_device("auto") == "cuda"
         quant_config = quantization_config(self.quantization, cuda)
         device_map = spec.get("device_map", "auto")
         if device_map in (None, "auto"):
@@ -126,7 +114,9 @@ class HFBackend:
             raise BackendError(
                 f"device_map={device_map!r} needs a CUDA device, but none is available"
             )
-        self.dtype = resolve_dtype(spec.get("dtype", "auto"), cuda)
+        self.dtype = resolve_dtype(
+            spec.get("dtype", "auto"), "cuda" if cuda else "cpu", auto="half"
+        )
 
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -345,7 +335,7 @@ class HFBackend:
             "backend": self.name,
             "checkpoint": self.checkpoint,
             "revision": self.revision,
-            "dtype": str(self.dtype).removeprefix("torch."),
+            "dtype": dtype_name(self.dtype),
             "device": str(self.device),
             "attn_implementation": (
                 getattr(model.config, "_attn_implementation", None)

@@ -1,10 +1,12 @@
 """Client for OpenAI-compatible ``/chat/completions`` servers (implements GenerativeBackend).
 
 One code path for ``vllm serve`` and ``transformers serve`` (``.../v1``), OpenVINO Model Server
-(``.../v3``) and hosted APIs. Each (image, prompt) pair becomes one request with the image as a
-base64 data URL; requests run on a bounded thread pool and are retried with exponential backoff
-on transient failures only. A request that still fails becomes a :class:`Generation` with
-``error`` set and no text, so it is recorded and retried by the next run, never scored.
+(``.../v3``) and hosted APIs, through the official ``openai`` SDK. Each (image, prompt) pair
+becomes one request with the image as a base64 data URL; requests run on a bounded thread pool
+and are retried with exponential backoff on transient failures only, by this module's
+:class:`~classbench.backends.retry.RetryPolicy` (the SDK's own retries are off). A request that
+still fails becomes a :class:`Generation` with ``error`` set and no text, so it is recorded and
+retried by the next run, never scored.
 
 The API key is read from the environment when each request is sent. It is never stored on the
 backend, returned by :meth:`OpenAIBackend.info`, logged, or left in an error message.
@@ -13,25 +15,28 @@ backend, returned by :meth:`OpenAIBackend.info`, logged, or left in an error mes
 from __future__ import annotations
 
 import base64
-import email.utils
 import io
 import logging
-import math
 import os
-import random
-import re
 import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-import httpx
+import httpx2
+import openai
 from PIL import Image
 
 from classbench.backends.base import BackendError, Generation, conversation
+from classbench.backends.retry import (
+    RETRY_AFTER_STATUS,
+    RetryPolicy,
+    retry_after_seconds,
+    retryable_status,
+)
+from classbench.backends.secrets import check_header_value, redact
 from classbench.images import model_input
 
 log = logging.getLogger(__name__)
@@ -41,16 +46,13 @@ API_KEY_ENV = ("OPENAI_API_KEY", "OPENAI_COMPATIBLE_API_KEY")
 IMAGE_FORMATS = ("jpeg", "png")
 TOKEN_PARAMS = ("max_tokens", "max_completion_tokens")
 CONSTRAINED_CHOICE = ("structured_outputs", "guided_choice")
-# Worth another try: the server or a proxy was overloaded, restarting or timed out. Any other
-# 4xx is the request's own fault and fails at once.
-RETRY_STATUS = frozenset({408, 409, 429})
 # Body keys the backend sets itself; extra_body overriding them would silently change answers.
 RESERVED_KEYS = frozenset(
     {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "stream"}
 )
+# The request fields `chat.completions.create` takes by name; the others go as `extra_body`.
+SDK_FIELDS = ("model", "messages", "max_tokens", "max_completion_tokens", "temperature")
 ERROR_BODY_CHARS = 300
-REDACTED = "***"
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")
 
 
 def encode_image(image: Image.Image, image_format: str = "jpeg", quality: int = 90) -> str:
@@ -81,26 +83,6 @@ def chat_messages(
         system_prompt=system_prompt,
         image_first=image_first,
     )
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), else None."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
 
 
 def public_url(url: str) -> str:
@@ -147,17 +129,12 @@ class OpenAIBackend:
                 "base_url must not contain credentials (user:password@host); put the key in "
                 "the environment variable named by 'api_key_env'"
             )
-        # Kept whole (a query such as ?api-version=... is part of some servers' routes), but
-        # only public_url() of it is ever shown.
-        self._base_url = str(base_url).rstrip("/")
-        path = parts.path.rstrip("/")
-        query = f"?{parts.query}" if parts.query else ""
-        self._endpoint = (
-            f"{parts.scheme}://{parts.netloc}{path}/chat/completions{query}"
-            if not path.endswith("/chat/completions")
-            else self._base_url
-        )
-        self.base_url = public_url(self._base_url)
+        # The SDK appends /chat/completions to the API root. A query (?api-version=...) is part
+        # of some servers' routes: it goes with every request. Only public_url() is shown.
+        path = parts.path.rstrip("/").removesuffix("/chat/completions")
+        self._api_root = f"{parts.scheme}://{parts.netloc}{path}"
+        self._query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        self.base_url = public_url(str(base_url).rstrip("/"))
 
         self.api_key_env: str | None = spec.get("api_key_env")
         self.model: str = str(spec.get("model") or spec.get("checkpoint") or "")
@@ -168,6 +145,7 @@ class OpenAIBackend:
         self.max_retries = _int_at_least(spec, "max_retries", 5, 0)
         self.backoff_s = _positive_float(spec, "backoff_s", 1.0)
         self.max_backoff_s = _positive_float(spec, "max_backoff_s", 60.0)
+        self.retry = RetryPolicy(self.max_retries, self.backoff_s, self.max_backoff_s)
         self.image_format = str(spec.get("image_format") or "jpeg").lower()
         if self.image_format == "jpg":
             self.image_format = "jpeg"
@@ -213,25 +191,35 @@ class OpenAIBackend:
             constrained = None
         self.constrained_choice: str | None = constrained
 
-        self._client: httpx.Client | None = None
+        self._client: openai.OpenAI | None = None
         self._client_lock = threading.Lock()
-        self._random = random.Random()
+        # A key no header can carry fails here, once, before any request.
+        self._api_key()
 
     # -- credentials ---------------------------------------------------------------------------
 
     def _key_names(self) -> tuple[str, ...]:
         return (self.api_key_env,) if self.api_key_env else API_KEY_ENV
 
-    def _api_key(self) -> str | None:
-        """The key, read now from the environment (so rotation needs no restart)."""
-        return next((os.environ[n] for n in self._key_names() if os.environ.get(n)), None)
+    def _key_variable(self) -> str | None:
+        """The name of the first key variable that is set (None: no key)."""
+        return next((name for name in self._key_names() if os.environ.get(name)), None)
 
-    def _redact(self, text: str) -> str:
-        """``text`` with the API key and any bearer token replaced by ``***``."""
-        key = self._api_key()
-        if key:
-            text = text.replace(key, REDACTED)
-        return _BEARER.sub(rf"\1 {REDACTED}", text)
+    def _api_key(self) -> str | None:
+        """The key, read now from the environment (so rotation needs no restart); a key that
+        cannot be sent in a header is a :class:`BackendError`."""
+        name = self._key_variable()
+        if name is None:
+            return None
+        key = os.environ[name]
+        check_header_value(key, name)
+        return key
+
+    def _redact(self, text: str, *keys: str | None) -> str:
+        """``text`` without any form of the API key (the current one and ``keys``, those a
+        request was sent with) or of a bearer token."""
+        name = self._key_variable()
+        return redact(text, (os.environ[name] if name else None, *keys))
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -269,62 +257,73 @@ class OpenAIBackend:
                 body["guided_choice"] = list(choices)
         return body
 
-    def _client_or_new(self) -> httpx.Client:
+    def _client_or_new(self) -> openai.OpenAI:
         with self._client_lock:
             if self._client is None:
-                self._client = httpx.Client(
-                    timeout=httpx.Timeout(self.timeout_s),
-                    limits=httpx.Limits(
+                # The SDK's own HTTP client library, without redirects, as many connections as
+                # requests in flight.
+                connections = httpx2.Client(
+                    timeout=httpx2.Timeout(self.timeout_s),
+                    limits=httpx2.Limits(
                         max_connections=self.concurrency,
                         max_keepalive_connections=self.concurrency,
                     ),
                 )
+                self._client = openai.OpenAI(
+                    # The SDK's own key lookup is unused: each request carries the key read from
+                    # the environment when it is sent, so the client never holds one.
+                    api_key=_no_stored_key,
+                    base_url=self._api_root,
+                    default_query=self._query or None,
+                    timeout=self.timeout_s,
+                    max_retries=0,
+                    http_client=connections,
+                )
             return self._client
 
-    def _headers(self) -> dict[str, str]:
-        key = self._api_key()
-        return {"Authorization": f"Bearer {key}"} if key else {}
-
-    def _backoff(self, attempt: int) -> float:
-        """Exponential backoff with jitter (half to full of the doubled delay), capped."""
-        delay = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
-        return delay * (0.5 + 0.5 * self._random.random())
-
     def _send(self, body: dict[str, Any]) -> Generation:
-        """POST one body, retrying transient failures; never raises."""
+        """POST one body, retrying transient failures. Every failure becomes the Generation's
+        error; only a key rotated to one no header can carry raises (:class:`BackendError`)."""
         client = self._client_or_new()
+        fields = {name: body[name] for name in SDK_FIELDS if name in body}
+        extra = {name: value for name, value in body.items() if name not in SDK_FIELDS}
         attempts = self.max_retries + 1
         for attempt in range(1, attempts + 1):
             wait: float | None = None
+            key = self._api_key()
+            auth = f"Bearer {key}" if key else openai.Omit()
             start = time.perf_counter()
             try:
-                response = client.post(self._endpoint, json=body, headers=self._headers())
-            except httpx.TimeoutException as err:
-                error = f"Timeout: {type(err).__name__} after {self.timeout_s:g} s"
+                raw = client.chat.completions.with_raw_response.create(
+                    **fields, extra_body=extra or None, extra_headers={"Authorization": auth}
+                )
+            except openai.APITimeoutError as err:
+                cause = err.__cause__ or err
+                error = f"Timeout: {type(cause).__name__} after {self.timeout_s:g} s"
                 retry = True
-            except httpx.TransportError as err:  # refused, reset, dropped mid-response
-                error = f"ConnectionError: {type(err).__name__}: {err}"
+            except openai.APIConnectionError as err:  # refused, reset, dropped mid-response
+                cause = err.__cause__ or err
+                error = f"ConnectionError: {type(cause).__name__}: {cause}"
                 retry = True
+            except openai.APIStatusError as err:
+                status = err.status_code
+                detail = self._redact(err.response.text, key)[:ERROR_BODY_CHARS].strip()
+                error = f"HTTPStatus {status}: {detail}"
+                retry = retryable_status(status)
+                if status in RETRY_AFTER_STATUS:
+                    wait = retry_after_seconds(err.response.headers.get("Retry-After"))
             except Exception as err:  # anything else is a bug or a bad request, not transient
                 error = f"{type(err).__name__}: {err}"
                 retry = False
             else:
-                latency = time.perf_counter() - start
-                status = response.status_code
-                if 200 <= status < 300:
-                    return self._parse(response, latency)
-                detail = self._redact(response.text)[:ERROR_BODY_CHARS].strip()
-                error = f"HTTPStatus {status}: {detail}"
-                retry = status in RETRY_STATUS or status >= 500
-                if status in (429, 503):
-                    wait = retry_after_seconds(response.headers.get("Retry-After"))
+                return self._parse(raw.http_response, time.perf_counter() - start)
             if not retry or attempt == attempts:
                 tries = f"{attempt} attempt" + ("s" if attempt > 1 else "")
-                return Generation(text=None, error=self._redact(f"{error} ({tries})"))
-            delay = min(self.max_backoff_s, wait) if wait is not None else self._backoff(attempt)
+                return Generation(text=None, error=self._redact(f"{error} ({tries})", key))
+            delay = self.retry.delay(attempt, wait)
             log.warning(
                 "openai request failed (%s); retry %d/%d in %.2f s",
-                self._redact(error)[:ERROR_BODY_CHARS],
+                self._redact(error, key)[:ERROR_BODY_CHARS],
                 attempt,
                 self.max_retries,
                 delay,
@@ -332,7 +331,7 @@ class OpenAIBackend:
             time.sleep(delay)
         raise AssertionError("unreachable: the last attempt always returns")
 
-    def _parse(self, response: httpx.Response, latency: float) -> Generation:
+    def _parse(self, response: httpx2.Response, latency: float) -> Generation:
         """A successful response as a Generation (an unusable body is an error)."""
         try:
             data = response.json()
@@ -388,6 +387,7 @@ class OpenAIBackend:
             raise ValueError(f"{len(choices)} choice lists but {len(prompts)} prompts")
         if not prompts:
             return []
+        self._api_key()  # a key rotated to one no header can carry fails the call at once
         per_sample = choices if choices is not None else [None] * len(prompts)
         # Images are encoded on the worker threads, so at most `concurrency` encoded copies
         # exist at a time.
@@ -419,11 +419,10 @@ class OpenAIBackend:
             "concurrency": self.concurrency,
             "timeout_s": self.timeout_s,
             "max_retries": self.max_retries,
-            "api_key_env": next(
-                (n for n in self._key_names() if os.environ.get(n)), self._key_names()[0]
-            ),
-            "api_key_set": self._api_key() is not None,
-            "httpx_version": httpx.__version__,
+            "api_key_env": self._key_variable() or self._key_names()[0],
+            "api_key_set": self._key_variable() is not None,
+            "openai_version": openai.__version__,
+            "httpx2_version": httpx2.__version__,
         }
 
     def close(self) -> None:
@@ -432,6 +431,10 @@ class OpenAIBackend:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+
+
+def _no_stored_key() -> str:
+    return ""
 
 
 def _int_or_none(value: Any) -> int | None:

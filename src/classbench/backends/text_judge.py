@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from classbench.backends.devices import dtype_name, resolve_device, resolve_dtype
 
 LMMS_OWC_QUESTION = "What type of object is in this photo?"
 
@@ -99,27 +101,6 @@ def parse_inclusion(raw: str | None) -> float:
     return 1.0 if raw is not None and raw.strip() == "1" else 0.0
 
 
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
-def _resolve_dtype(dtype: Any, device: str) -> Any:
-    import torch
-
-    if dtype == "auto":
-        return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    resolved = getattr(torch, str(dtype), None)
-    if not isinstance(resolved, torch.dtype):
-        raise ValueError(f"unknown dtype {dtype!r}")
-    return resolved
-
-
 class LLMJudge:
     """A chat LLM that answers judge prompts greedily, in batches, one user turn per prompt.
 
@@ -147,8 +128,8 @@ class LLMJudge:
             raise ValueError("batch_size must be at least 1")
         self.checkpoint = checkpoint
         self.revision = revision
-        self.device = _resolve_device(device)
-        self.dtype = _resolve_dtype(dtype, self.device)
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
         self.system_prompt = system_prompt
@@ -172,6 +153,17 @@ class LLMJudge:
         self.model.to(self.device)  # type: ignore[arg-type]
         self.model.eval()
         self._torch = torch
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any], **settings: Any) -> LLMJudge:
+        """The judge of a model registry entry (backend ``text``); ``settings`` (the study's
+        judge settings: ``batch_size``, ``max_new_tokens``, ...) override the entry's keys."""
+        options = {
+            "revision": spec.get("revision"),
+            "dtype": spec.get("dtype", "auto"),
+            "batch_size": int(spec.get("batch_size") or 16),
+        }
+        return cls(str(spec["checkpoint"]), **{**options, **settings})
 
     def __enter__(self) -> LLMJudge:
         return self
@@ -275,7 +267,7 @@ class LLMJudge:
         return {
             "checkpoint": self.checkpoint,
             "revision": self.revision,
-            "dtype": str(self.dtype).removeprefix("torch."),
+            "dtype": dtype_name(self.dtype),
             "device": self.device,
             "max_new_tokens": self.max_new_tokens,
             "system_prompt": self.system_prompt,

@@ -7,31 +7,28 @@ from collections.abc import Mapping
 from importlib.util import find_spec
 from typing import Any
 
+from classbench.backends import (
+    BACKENDS,
+    CLASSIFIER,
+    EMBEDDING,
+    GENERATIVE,
+    backend_names,
+    protocol_backends,
+)
 from classbench.config.schema import ConfigError
 
-GENERATIVE_BACKENDS = frozenset({"hf", "openai", "vllm"})
-EMBEDDING_BACKENDS = frozenset({"contrastive"})
+# The backend sets are read from the backend registry, which names every backend once.
+GENERATIVE_BACKENDS = backend_names(GENERATIVE)
+EMBEDDING_BACKENDS = backend_names(EMBEDDING)
 # Supervised image classifiers (ResNet, ViT): the `supervised` baseline on ImageNet-labelled sets.
-CLASSIFIER_BACKENDS = frozenset({"classifier"})
+CLASSIFIER_BACKENDS = backend_names(CLASSIFIER)
 # The backends that answer each protocol without generation (the others are generative).
-PROTOCOL_BACKENDS = {"zeroshot": EMBEDDING_BACKENDS, "supervised": CLASSIFIER_BACKENDS}
+PROTOCOL_BACKENDS = protocol_backends()
 # The model runs on a server elsewhere; its jobs only send requests.
-REMOTE_BACKENDS = frozenset({"openai"})
-BACKEND_PACKAGES = {
-    "hf": "transformers",
-    "contrastive": "transformers",
-    "classifier": "transformers",
-    "text": "transformers",
-    "nli": "transformers",
-    "openai": "httpx",
-    "vllm": "vllm",
-}
+REMOTE_BACKENDS = frozenset(name for name, backend in BACKENDS.items() if backend.remote)
+BACKEND_PACKAGES = {name: backend.package for name, backend in BACKENDS.items()}
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "hf": {"batch_size": 8, "dtype": "auto", "image_first": True, "max_pixels": None},
-    "contrastive": {"batch_size": 64, "dtype": "auto", "class_template": "an image of a {}"},
-    "classifier": {"batch_size": 64, "dtype": "auto"},
-    "text": {"batch_size": 16, "dtype": "auto"},
-    "nli": {"batch_size": 32},
+    name: dict(backend.defaults) for name, backend in BACKENDS.items() if backend.defaults
 }
 # Model keys that cannot change an answer (how fast, where, documentation): left out of the
 # params that trigger re-runs and of the resume fingerprint.

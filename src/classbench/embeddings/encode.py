@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from classbench.backends import EMBEDDING, load_model
 from classbench.data import load_classes, load_manifest
 from classbench.embeddings.options import gt_rank, hardest_distractors
 from classbench.images import ImageLoadError, load_image
@@ -34,17 +35,10 @@ def embed_dataset(
 
     An unreadable image gets a null embedding and an ``error``; it is never mined or predicted.
     """
-    from classbench.backends.contrastive import ContrastiveEncoder
-
     manifest = load_manifest(dataset_root)
     classes = load_classes(dataset_root)
-    encoder = ContrastiveEncoder(
-        encoder_spec["checkpoint"],
-        revision=encoder_spec.get("revision"),
-        dtype=encoder_spec.get("dtype", "auto"),
-        batch_size=int(encoder_spec.get("batch_size", 64)),
-        class_template=encoder_spec.get("class_template", "an image of a {}"),
-    )
+    # An encoder entry is a contrastive model unless it names another embedding backend.
+    encoder = load_model({"backend": "contrastive", **encoder_spec}, role=EMBEDDING)
     root = Path(dataset_root)
     embeddings: list[np.ndarray | None] = []
     errors: list[str | None] = []

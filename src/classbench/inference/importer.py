@@ -28,9 +28,8 @@ from classbench.config import ConfigError, Study, load_yaml, validate
 from classbench.data import load_manifest, stratified_limit
 from classbench.data.manifest import file_sha256
 from classbench.inference.job import PREDICTION_COLUMNS
-from classbench.io import write_parquet
+from classbench.inference.predictions import write_predictions
 from classbench.protocols import protocol_module
-from classbench.provenance import provenance
 
 # Document fields that may hold the image's path (lmms-owc: ``visual``) or the sample's id.
 PATH_FIELDS = ("visual", "image", "image_path", "img_path", "path", "file_name", "filename")
@@ -306,8 +305,6 @@ def import_lmms_eval(
         "task_spec": dict(task),
         "seed": seed,
         "limit": limit,
-        "samples": len(frame),
-        "errors": int(frame["error"].notna().sum()),
         "imported": {
             "format": "lmms-eval samples jsonl",
             "source": str(samples),
@@ -316,9 +313,8 @@ def import_lmms_eval(
             **asdict(counts),
         },
         "throughput": {"images_per_s": None, "generation_s": None},
-        "provenance": provenance(),
     }
-    write_parquet(frame, output, metadata=metadata)
+    write_predictions(frame, output, metadata)
     return frame, counts
 
 

@@ -10,14 +10,15 @@ from typing import Any
 import pandas as pd
 
 from classbench import __version__
+from classbench.backends import GENERATIVE, load_model
 from classbench.backends.base import BackendError, GenerativeBackend
 from classbench.config import answer_relevant
 from classbench.data import load_classes, load_manifest, stratified_limit
 from classbench.data.manifest import IMAGE_HASH_COLUMN
 from classbench.inference.chunks import fingerprint, run_inference, throughput
-from classbench.io import as_objects, read_parquet, write_parquet
+from classbench.inference.predictions import write_predictions
+from classbench.io import as_objects, read_parquet
 from classbench.protocols import answer_mode_problem, protocol_module
-from classbench.provenance import provenance
 
 PREDICTION_COLUMNS = [
     "sample_id", "label", "prompt", "options", "raw", "answer", "error", "parse_status",
@@ -31,21 +32,9 @@ class ModelFailedError(RuntimeError):
 
 
 def load_backend(spec: Mapping[str, Any]) -> GenerativeBackend:
-    """The generative backend named by a model registry entry."""
-    backend = spec["backend"]
-    if backend == "hf":
-        from classbench.backends.hf import HFBackend
-
-        return HFBackend(spec)
-    if backend == "openai":
-        from classbench.backends.openai_compat import OpenAIBackend
-
-        return OpenAIBackend(spec)
-    if backend == "vllm":
-        from classbench.backends.vllm_engine import VLLMBackend
-
-        return VLLMBackend(spec)
-    raise ValueError(f"backend '{backend}' cannot generate")
+    """The generative backend named by a model registry entry (one of the registry's
+    generative backends; any other is refused before anything is loaded)."""
+    return load_model(spec, role=GENERATIVE)
 
 
 def build_requests(
@@ -204,13 +193,10 @@ def evaluate(
         "task_spec": dict(task),
         "seed": seed,
         "limit": limit,
-        "samples": len(predictions),
-        "errors": int(predictions["error"].notna().sum()),
         "resume": {k: v for k, v in stats.items() if k != "backend_info"},
         "backend_info": stats.get("backend_info"),
         "throughput": throughput(rows),
         "checkpoint_key": key,
-        "provenance": provenance(workflow_dir),
     }
-    write_parquet(predictions, output, metadata=metadata)
+    write_predictions(predictions, output, metadata, workflow_dir=workflow_dir)
     return predictions

@@ -142,8 +142,7 @@ def predict_supervised(
 
     from classbench.data import load_classes, load_manifest, stratified_limit
     from classbench.images import ImageLoadError, load_image
-    from classbench.io import write_parquet
-    from classbench.provenance import provenance
+    from classbench.inference.predictions import write_predictions
 
     root = Path(dataset_root)
     # The same stratified sample as every other job, so baselines and LMMs see one image set.
@@ -151,14 +150,9 @@ def predict_supervised(
     classes = list(load_classes(root))
     mapping = imagenet_mapping(dataset_spec, len(classes), base_dir)
     if classifier is None:
-        from classbench.backends.classifier import ImageClassifier
+        from classbench.backends import CLASSIFIER, load_model
 
-        classifier = ImageClassifier(
-            model_spec["checkpoint"],
-            revision=model_spec.get("revision"),
-            dtype=model_spec.get("dtype", "auto"),
-            batch_size=int(model_spec.get("batch_size", 64)),
-        )
+        classifier = load_model({"backend": "classifier", **model_spec}, role=CLASSIFIER)
     # Fail before any image is read when the model cannot cover the dataset's classes.
     restricted_argmax(np.zeros((0, classifier.num_classes), np.float32), mapping)
     raws: list[str | None] = []
@@ -197,7 +191,7 @@ def predict_supervised(
         }
     )
     answered = int(frame["error"].isna().sum())
-    info = {
+    info: dict[str, Any] = {
         **(metadata or {}),
         "backend": "classifier",
         "checkpoint": model_spec.get("checkpoint"),
@@ -205,15 +199,12 @@ def predict_supervised(
         "classifier": classifier.info(),
         "imagenet_classes": _describe(dataset_spec, mapping),
         "limit": limit,
-        "samples": len(frame),
-        "errors": len(frame) - answered,
         "throughput": {
             "images_per_s": answered / seconds if seconds > 0 else None,
             "generation_s": seconds,
         },
-        "provenance": provenance(),
     }
-    write_parquet(frame, out, metadata=info)
+    write_predictions(frame, out, info)
     return frame
 
 

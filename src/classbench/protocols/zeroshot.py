@@ -16,8 +16,8 @@ import pandas as pd
 
 from classbench.data import load_manifest, stratified_limit
 from classbench.embeddings.encode import similarity_matrix
-from classbench.io import read_metadata, read_parquet, write_parquet
-from classbench.provenance import provenance
+from classbench.inference.predictions import write_predictions
+from classbench.io import read_metadata, read_parquet
 
 
 def predict_zeroshot(
@@ -67,10 +67,7 @@ def predict_zeroshot(
         **(metadata or {}),
         "backend": "contrastive",
         "limit": limit,
-        "samples": len(frame),
-        "errors": int(frame["error"].notna().sum()),
         "encoder": read_metadata(images_path),
-        "provenance": provenance(),
     }
-    write_parquet(frame, out, metadata=info)
+    write_predictions(frame, out, info)
     return frame

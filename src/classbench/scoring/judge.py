@@ -7,7 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from classbench.backends.text_judge import LMMS_OWC_QUESTION, LLMJudge
+from classbench.backends import JUDGE, load_model
+from classbench.backends.text_judge import LMMS_OWC_QUESTION
 from classbench.io import as_objects
 
 
@@ -41,10 +42,9 @@ def judge_predictions(
             [LMMS_OWC_QUESTION] * len(subset) if question_mode == "lmms-owc"
             else subset["prompt"].tolist()
         )  # fmt: skip
-        judge = LLMJudge(
-            judge_spec["checkpoint"],
-            revision=judge_spec.get("revision"),
-            dtype=judge_spec.get("dtype", "auto"),
+        judge = load_model(
+            {"backend": "text", **judge_spec},
+            role=JUDGE,
             batch_size=batch_size,
             max_new_tokens=max_new_tokens,
         )

@@ -7,8 +7,8 @@ The cascade, recorded per sample in ``mapping``:
    when it contains the others; two unrelated names are ambiguous and go on to the fallback;
 3. the task's ``fallback``: ``nli`` — zero-shot classification by natural-language inference
    (the label-list thesis: the top label of ``pipeline("zero-shot-classification",
-   model="facebook/bart-large-mnli")``), or ``embedding`` — the candidate nearest to the
-   answer by sentence-embedding cosine (all-MiniLM-L6-v2), or ``none``;
+   model="facebook/bart-large-mnli")``, loaded by the ``nli`` backend), or ``embedding`` — the
+   candidate nearest to the answer by sentence-embedding cosine (all-MiniLM-L6-v2), or ``none``;
 4. ``none`` — nothing decided (no answer, an empty one, or no fallback): the sample is wrong and
    counts as a parse failure.
 
@@ -21,7 +21,7 @@ names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,26 +31,6 @@ from classbench.protocols.labels import match_label
 
 FALLBACKS = ("nli", "embedding", "none")
 MAPPINGS = ("exact", "inclusion", "nli", "embedding", "none")
-
-
-def load_nli_classifier(spec: Mapping[str, Any], device: str | int | None = None) -> Any:
-    """The transformers zero-shot-classification pipeline of an NLI model registry entry.
-
-    The pipeline batches (premise, hypothesis) pairs ``batch_size`` at a time (the entry's,
-    default 32); its hypothesis template is the default "This example is {}.", as the thesis used.
-    """
-    import torch
-    from transformers import pipeline
-
-    if device is None:
-        device = 0 if torch.cuda.is_available() else -1
-    return pipeline(
-        "zero-shot-classification",
-        model=spec["checkpoint"],
-        revision=spec.get("revision"),
-        device=device,
-        batch_size=int(spec.get("batch_size") or 32),
-    )
 
 
 def map_answers(
