@@ -157,7 +157,7 @@ wildcard_constraints:
     dataset=_alternatives(STUDY.datasets),
     task=_alternatives(STUDY.tasks),
     model=_alternatives(STUDY.models),
-    encoder=_alternatives(_models_with({"contrastive"})),
+    encoder=_alternatives(_models_with(EMBEDDING_BACKENDS)),
     k=r"\d+",
     scope=paths.ELO_SCOPE_PATTERN,
     table=_alternatives(TABLES),
