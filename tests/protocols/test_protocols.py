@@ -261,6 +261,38 @@ def test_robust_parser(raw, letter, status):
     assert result["answer"] == (OPTIONS["ABCD".index(letter)] if letter else None)
 
 
+@pytest.mark.parametrize(
+    ("raw", "letter", "status"),
+    [
+        ("b)", "B", "letter"),
+        (" d", "D", "letter"),
+        ("(c)", "C", "letter"),
+        ("b.", "B", "letter"),
+        ("**c**", "C", "letter"),
+        ("b) lion", "B", "letter"),
+        ("answer: c", "C", "letter"),
+        ("The answer is d.", "D", "letter"),
+        ("option (b)", "B", "letter"),
+        ("d sea lion", "D", "letter"),
+        ("e", None, "letter_out_of_range"),
+        ("a dog", "B", "option_text"),  # the article, as with a capital
+        ("The answer is a dog.", "B", "option_text"),  # "a" followed by a word is no letter
+    ],
+)
+def test_robust_parser_reads_lower_case_letters_like_capitals(raw, letter, status):
+    result = parsed(raw, "robust")
+    assert (result["answer_letter"], result["parse_status"]) == (letter, status)
+    assert result["answer"] == (OPTIONS["ABCD".index(letter)] if letter else None)
+
+
+def test_lower_case_letters_reach_the_end_of_26_options():
+    options = [f"class {i}" for i in range(26)]
+    task = {"parser": "robust"}
+    assert mcq.parse("z)", options, task)["answer"] == "class 25"
+    assert mcq.parse(" y", options, task)["answer_letter"] == "Y"
+    assert mcq.parse("Answer: q.", options, task)["answer_letter"] == "Q"
+
+
 def test_letter_outside_a_two_way_question_fails():
     result = mcq.parse("C", ["cat", "dog"], {"parser": "robust"})
     assert result == {"answer": None, "answer_letter": None, "parse_status": "letter_out_of_range"}
