@@ -87,6 +87,10 @@ def test_outcomes():
     assert ranking.judge_outcome("1.") == 0.5
     assert ranking.judge_outcome(None) == 0.5
     np.testing.assert_array_equal(ranking.judge_outcomes(["1", "0", "10"]), [1.0, 0.0, 0.5])
+    # lmms-owc reads the reply as generated: surrounding whitespace makes it a draw
+    assert ranking.judge_outcome(" 0\n", "raw") == 0.5
+    assert ranking.judge_outcome("0", "raw") == 0.0
+    np.testing.assert_array_equal(ranking.judge_outcomes(["1", " 1"], "raw"), [1.0, 0.5])
 
 
 def test_elo_bootstrap_intervals():
