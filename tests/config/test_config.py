@@ -225,3 +225,12 @@ def test_missing_registry_file(tmp_path):
     config = demo(tmp_path)
     config["registries"]["tasks"] = str(tmp_path / "nope.yaml")
     expect_error(config, "nope.yaml", "not found")
+
+
+def test_a_missing_spacy_pipeline_stops_the_run_before_the_first_job(tmp_path):
+    study = load_study(demo(tmp_path, spacy_model="en_core_web_absent"), SCHEMAS)
+    with pytest.raises(ConfigError, match="python -m spacy download en_core_web_absent"):
+        study.check_packages()
+    # Without a concept-similarity task no pipeline is needed.
+    quiet = demo(tmp_path, spacy_model="en_core_web_absent", tasks=["mcq4", "zeroshot"])
+    load_study(quiet, SCHEMAS).check_packages()

@@ -257,9 +257,19 @@ class Study:
         return None
 
     def check_packages(self, source: str = "config/models.yaml") -> None:
-        """Raise :class:`ConfigError` when a selected model's backend package is missing."""
+        """Raise :class:`ConfigError` when a selected model's backend package is missing, or the
+        spaCy pipeline that concept similarity needs is not installed."""
         for name in self.config["models"]:
             _check_backend_installed(name, self.backend(name), source)
+        from importlib.util import find_spec
+
+        pipeline = self.config.get("spacy_model")
+        parses = any("concept_similarity" in self.tasks[t]["metrics"] for t in self.config["tasks"])
+        if parses and pipeline and find_spec(pipeline) is None:
+            raise ConfigError(
+                f"config: spacy_model: the spaCy pipeline '{pipeline}' is not installed "
+                f"(python -m spacy download {pipeline})"
+            )
 
     @property
     def parity_pairs(self) -> list[tuple[Job, Job]]:
