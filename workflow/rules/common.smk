@@ -213,12 +213,18 @@ def elo_files():
     ]
 
 
-TABLES = table_plan(PROTOCOLS, STUDY.elo_tasks, config["elo"]["criterion"])
+TABLES = table_plan(
+    PROTOCOLS,
+    STUDY.elo_tasks,
+    config["elo"]["criterion"],
+    config["report"]["label_list_headline"],
+)
 FIGURES = figure_plan(
     PROTOCOLS,
     STUDY.elo_tasks,
     {task: STUDY.tasks[task]["metrics"] for task in PROTOCOLS},
     config["elo"]["criterion"],
+    config["report"]["label_list_headline"],
 )
 
 
