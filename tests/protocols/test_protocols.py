@@ -341,3 +341,43 @@ def test_open_world_final_answer_extraction(raw, final):
     assert result["answer"] == raw.strip()
     assert result["answer_final"] == final
     assert result["parse_status"] == "text"
+
+
+def test_llava_cot_conclusion_wins_over_an_answer_mentioned_in_the_summary():
+    raw = (
+        "<SUMMARY> I will describe the image and state the answer: the object. </SUMMARY>\n"
+        "<CAPTION> A striped cat on a sofa. </CAPTION>\n<CONCLUSION> tabby cat </CONCLUSION>"
+    )
+    assert open_world.parse(raw, None, {"answer_extraction": "final"})["answer_final"] == (
+        "tabby cat"
+    )
+
+
+def test_lmms_owc_reasoning_variants_as_lmms_owc_asks_them():
+    from pathlib import Path
+
+    from classbench.config import load_yaml
+
+    tasks = load_yaml(Path(__file__).resolve().parents[2] / "config" / "tasks.yaml")
+    cot = tasks["owc-llava-cot"]
+    # LLaVA-CoT's pre-prompt, then lmms-owc's fallback question (its YAML's `prompts:` key is
+    # never read), 256 new tokens.
+    assert cot["prompt"].startswith("I have an image and a question that I want you to answer.")
+    assert cot["prompt"].endswith(
+        "the answer matches the standard one perfectly.\nQuestion: What's in the image?"
+    )
+    assert cot["prompt"].count("\n") == 1 and cot["max_new_tokens"] == 256
+    o1 = tasks["owc-llamav-o1"]
+    requests = open_world.build_requests(
+        pd.DataFrame({"sample_id": ["s1"], "image": ["a.png"], "label": ["rose"]}),
+        ["rose"], o1, DATASET,
+    )  # fmt: skip
+    assert requests.loc[0, "prompt"] == (
+        "What type of object in this photo? Generate a summary of the picture."
+    )
+    assert requests.loc[0, "follow_ups"] == [
+        "Generate a detailed caption for the image.",
+        "Generate a detailed reasoning to answer the question given the caption.",
+        "Generate the final answer based on reasoning steps.",
+    ]
+    assert o1["max_new_tokens"] == 256 and "answer_extraction" not in o1
