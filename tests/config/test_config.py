@@ -234,3 +234,33 @@ def test_a_missing_spacy_pipeline_stops_the_run_before_the_first_job(tmp_path):
     # Without a concept-similarity task no pipeline is needed.
     quiet = demo(tmp_path, spacy_model="en_core_web_absent", tasks=["mcq4", "zeroshot"])
     load_study(quiet, SCHEMAS).check_packages()
+
+
+def test_task_limits_beat_dataset_limits_which_beat_the_limit(tmp_path):
+    # The label-list thesis: 10,000 images for its 20-way task, 1,600 for the 100-way one.
+    config = demo(
+        tmp_path, limit=30, dataset_limits={"shapes": 20}, task_limits={"labels-all": 8}
+    )
+    study = load_study(config, SCHEMAS)
+    assert study.job_limit("shapes", "labels-all") == 8
+    assert study.job_limit("shapes", "owc-base") == 20
+    assert study.job_limit("patterns", "owc-base") == 30
+    # the gallery's thumbnails cover every subset a task of the dataset evaluates
+    assert study.dataset_limits_of_tasks("shapes") == [8, 20]
+    expect_error(demo(tmp_path, task_limits={"mcq26": 5}), "task_limits", "'mcq26'")
+
+
+def test_a_variant_is_compared_with_the_numbers_published_for_its_model(tmp_path):
+    def add_variant(kind, content):
+        if kind == "models":
+            content["llava-tiny-8bit"] = {**content["llava-tiny"], "variant_of": "llava-tiny"}
+
+    study = load_study(demo(tmp_path, add_variant), SCHEMAS)
+    assert study.published_model("llava-tiny-8bit") == "llava-tiny"
+    assert study.published_model("llava-tiny") == "llava-tiny"
+
+    def broken(kind, content):
+        if kind == "models":
+            content["llava-tiny"]["variant_of"] = "llava-huge"
+
+    expect_error(demo(tmp_path, broken), "llava-tiny.variant_of", "'llava-huge'")

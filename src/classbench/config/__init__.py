@@ -64,7 +64,7 @@ RUN_ONLY_MODEL_KEYS = frozenset(
     {
         "description", "resources", "batch_size", "chunk_size", "concurrency", "timeout_s",
         "max_retries", "backoff_s", "max_backoff_s", "gpu_memory_utilization", "params_b",
-        "support", "support_note", "parity_of",
+        "support", "support_note", "parity_of", "variant_of",
     }
 )  # fmt: skip
 REMOTE_BACKENDS = frozenset({"openai"})
@@ -210,6 +210,22 @@ class Study:
     def dataset_limit(self, dataset: str) -> int | None:
         limits = self.config.get("dataset_limits", {})
         return limits[dataset] if dataset in limits else self.config.get("limit")
+
+    def job_limit(self, dataset: str, task: str) -> int | None:
+        """A job's sample limit: the task's (``task_limits``, as a paper that evaluated its
+        tasks on subsets of different sizes), else the dataset's, else ``limit``."""
+        limits = self.config.get("task_limits", {})
+        return limits[task] if task in limits else self.dataset_limit(dataset)
+
+    def dataset_limits_of_tasks(self, dataset: str) -> list[int | None]:
+        """The distinct sample limits of a dataset's jobs (its gallery's images cover each)."""
+        limits = {self.job_limit(dataset, job.task) for job in self.jobs_where(dataset=dataset)}
+        limits = limits or {self.dataset_limit(dataset)}
+        return sorted(limits, key=lambda limit: (limit is None, limit or 0))
+
+    def published_model(self, model: str) -> str:
+        """The model whose published numbers this one is compared with (its ``variant_of``)."""
+        return self.models[model].get("variant_of", model)
 
     def jobs_where(self, **match: str) -> list[Job]:
         """Jobs whose fields equal ``match``; indexed, since workflows ask this per job."""
@@ -433,15 +449,19 @@ def _cross_check(study: Study, registries: Mapping[str, str], check_packages: bo
             )
         if study.models.get(nli, {}).get("backend") != "nli":
             raise ConfigError(f"config: nli_model: '{nli}' is not an nli model")
+    for task in config.get("task_limits", {}):
+        if task not in config["tasks"]:
+            raise ConfigError(f"config: task_limits: '{task}' is not one of the study's tasks")
     for task in config["elo"].get("tasks") or []:
         if task not in config["tasks"]:
             raise ConfigError(f"config: elo.tasks: '{task}' is not one of the study's tasks")
     for name, spec in study.models.items():
-        reference = spec.get("parity_of")
-        if reference is not None and reference not in study.models:
-            raise ConfigError(
-                f"{registries['models']}: {name}.parity_of: unknown model '{reference}'"
-            )
+        for key in ("parity_of", "variant_of"):
+            reference = spec.get(key)
+            if reference is not None and reference not in study.models:
+                raise ConfigError(
+                    f"{registries['models']}: {name}.{key}: unknown model '{reference}'"
+                )
     for index, name in enumerate(config["models"]):
         spec = study.models[name]
         if spec.get("support") == "unsupported":
