@@ -238,9 +238,7 @@ def test_a_missing_spacy_pipeline_stops_the_run_before_the_first_job(tmp_path):
 
 def test_task_limits_beat_dataset_limits_which_beat_the_limit(tmp_path):
     # The label-list thesis: 10,000 images for its 20-way task, 1,600 for the 100-way one.
-    config = demo(
-        tmp_path, limit=30, dataset_limits={"shapes": 20}, task_limits={"labels-all": 8}
-    )
+    config = demo(tmp_path, limit=30, dataset_limits={"shapes": 20}, task_limits={"labels-all": 8})
     study = load_study(config, SCHEMAS)
     assert study.job_limit("shapes", "labels-all") == 8
     assert study.job_limit("shapes", "owc-base") == 20
