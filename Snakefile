@@ -17,6 +17,7 @@ include: "workflow/rules/embed.smk"
 include: "workflow/rules/infer.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/rank.smk"
+include: "workflow/rules/reproduction.smk"
 include: "workflow/rules/report.smk"
 
 

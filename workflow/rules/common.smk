@@ -507,6 +507,7 @@ def final_targets():
         *expand("results/tables/{table}.{ext}", table=TABLES, ext=("csv", "md", "tex")),
         *expand("results/figures/{figure}.{ext}", figure=FIGURES, ext=("png", "pdf")),
         *gallery_files(),
+        *reproduction_files(),
     ]
 
 

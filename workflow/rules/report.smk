@@ -4,6 +4,7 @@ localrules:
     parity,
     gallery_images,
     gallery,
+    reproduction,
 
 
 rule table:
@@ -129,3 +130,35 @@ rule parity:
         pairs=parity_params,
     script:
         "../scripts/parity.py"
+
+
+rule reproduction:
+    input:
+        unpack(reproduction_inputs),
+    output:
+        csv=report(
+            "results/tables/reproduction.csv",
+            caption="../report/reproduction.rst",
+            category="Reproduction",
+        ),
+        md="results/tables/reproduction.md",
+        tex="results/tables/reproduction.tex",
+        png=report(
+            "results/figures/reproduction.png",
+            caption="../report/reproduction_figure.rst",
+            category="Reproduction",
+        ),
+        pdf="results/figures/reproduction.pdf",
+    log:
+        "logs/reproduction/reproduction.log",
+    benchmark:
+        "benchmarks/reproduction/reproduction.tsv"
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        reproduction=reproduction_params,
+    script:
+        "../scripts/reproduction.py"
