@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = args.out or f"results/predictions/{args.dataset}/{args.task}/{args.model}.parquet"
         try:
             task = load_task(args.tasks, args.task, args.schemas)
-            seed, limit = study_selection(args.config, args.dataset, args.schemas)
+            seed, limit = study_selection(args.config, args.dataset, args.schemas, args.task)
             frame, counts = import_lmms_eval(
                 args.samples,
                 dataset=args.dataset,

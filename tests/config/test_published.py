@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from classbench.config import load_yaml
-from classbench.report.reproduction import check_published, load_published, metric_outputs
+from classbench.report.reproduction import check_published, load_published, task_computes
 
 REPO = Path(__file__).resolve().parents[2]
 FILES = sorted((REPO / "config" / "published").glob("*.csv"))
@@ -44,11 +44,15 @@ def test_the_names_check_catches_what_the_registries_do_not_know(tmp_path):
     assert "unknown dataset 'imagenett'" in problems[2]
 
 
-def test_metric_outputs_name_the_summarys_columns():
-    assert metric_outputs("macro_prf") == ("macro_precision", "macro_recall", "macro_f1")
-    cot = {"answer_extraction": "final"}
-    assert metric_outputs("textual_inclusion", cot) == (
-        "textual_inclusion", "textual_inclusion_final",
-    )  # fmt: skip
-    assert metric_outputs("llm_inclusion", cot) == ("llm_inclusion",)
-    assert "semantic_similarity@avg" in metric_outputs("similarity_at_thresholds")
+def test_a_task_computes_the_columns_its_metrics_declare():
+    thesis = {"metrics": ["accuracy", "macro_prf"]}
+    assert task_computes(thesis, "macro_precision") and task_computes(thesis, "macro_f1")
+    assert not task_computes(thesis, "macro_prf")  # the metric's name is no summary row
+    cot = {"metrics": ["textual_inclusion", "llm_inclusion", "similarity_at_thresholds"],
+           "answer_extraction": "final"}  # fmt: skip
+    assert task_computes(cot, "textual_inclusion_final")
+    assert not task_computes(cot, "llm_inclusion_final")  # the judge sees the whole answer
+    assert task_computes(cot, "semantic_similarity@0.7") and task_computes(
+        cot, "semantic_similarity@avg"
+    )
+    assert not task_computes({"metrics": ["textual_inclusion"]}, "textual_inclusion_final")

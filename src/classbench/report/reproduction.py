@@ -26,7 +26,7 @@ from tabulate import tabulate
 
 from classbench.io import atomic_path, write_text
 from classbench.report.tables import escape_latex
-from classbench.scoring.metrics import SS_THRESHOLDS
+from classbench.scoring.registry import FINAL_SUFFIX, METRICS
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -38,31 +38,28 @@ TABLE_COLUMNS = [
 ]  # fmt: skip
 NO_MATCH = "No published number matches a result of this run."
 
-# Registry metrics whose summary rows carry other names.
-_OUTPUTS = {
-    "macro_prf": ("macro_precision", "macro_recall", "macro_f1"),
-    "similarity_at_thresholds": (
-        *(f"semantic_similarity@{t}" for t in SS_THRESHOLDS),
-        "semantic_similarity@avg",
-    ),
-}
-
 
 class PublishedError(ValueError):
     """A published-numbers file is malformed or names something the registries do not know."""
 
 
-def metric_outputs(metric: str, task: Mapping[str, Any] | None = None) -> tuple[str, ...]:
-    """The summary's metric names for registry metric ``metric`` of ``task``.
+def task_computes(task: Mapping[str, Any], column: str) -> bool:
+    """Whether a summary row named ``column`` can come from ``task``'s metrics.
 
-    ``macro_prf`` writes macro precision, recall and F1; ``similarity_at_thresholds`` one column
-    per threshold and their mean; a task with ``answer_extraction: final`` also scores the final
-    answer (suffix ``_final``, not for the judge).
+    A metric's columns are declared in :data:`classbench.scoring.registry.METRICS` (``macro_prf``
+    writes macro precision, recall and F1; ``similarity_at_thresholds`` one column per
+    threshold); a task with ``answer_extraction: final`` also scores its final answer (suffix
+    ``_final``) with the metrics declared for it.
     """
-    names = _OUTPUTS.get(metric, (metric,))
-    if task is not None and task.get("answer_extraction") == "final" and metric != "llm_inclusion":
-        names = (*names, *(f"{name}_final" for name in names))
-    return names
+    final = task.get("answer_extraction") == "final" and column.endswith(FINAL_SUFFIX)
+    base = column.removesuffix(FINAL_SUFFIX) if final else column
+    for name in task["metrics"]:
+        metric = METRICS.get(name)
+        if metric is None or (final and not (metric.on_final_answer and metric.per_sample)):
+            continue
+        if any(declared.match(base) is not None for declared in metric.columns):
+            return True
+    return False
 
 
 def _decimals(text: str) -> int:
@@ -118,7 +115,8 @@ def check_published(
     tasks: Mapping[str, Mapping[str, Any]],
 ) -> list[str]:
     """Problems of published rows: a model, dataset or task the registries do not know, or a
-    metric the task does not compute (``macro_precision`` is an output of ``macro_prf``)."""
+    metric the task does not compute (:func:`task_computes`: ``macro_precision`` is a column of
+    ``macro_prf``)."""
     problems = []
     for row in published.itertuples(index=False):
         where = f"{row.file}: {row.model}/{row.dataset}/{row.task}/{row.metric}"
@@ -130,10 +128,8 @@ def check_published(
             if name not in registry:
                 problems.append(f"{where}: unknown {kind} '{name}'")
         task = tasks.get(row.task)
-        if task is not None:
-            outputs = {out for m in task["metrics"] for out in metric_outputs(m, task)}
-            if row.metric not in outputs:
-                problems.append(f"{where}: task '{row.task}' computes no metric '{row.metric}'")
+        if task is not None and not task_computes(task, row.metric):
+            problems.append(f"{where}: task '{row.task}' computes no metric '{row.metric}'")
     return problems
 
 
