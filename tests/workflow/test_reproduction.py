@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from workflow_helpers import make_workdir, snakemake, write_config
 
+from classbench.cli import main
 from classbench.io import read_parquet
 from classbench.report.reproduction import NO_MATCH
 
@@ -66,6 +67,13 @@ def test_the_rule_sets_published_numbers_beside_ours(workdir):
     image = mpimg.imread(workdir / "results" / "figures" / "reproduction.png")
     assert image.shape[0] > 400 and image.std() > 0.01
     assert (workdir / "results" / "figures" / "reproduction.pdf").stat().st_size > 1000
+
+    # The same comparison outside the workflow gives the same table.
+    status = main(["compare", "--summary", str(workdir / "results" / "summary.parquet"),
+                   "--published", str(workdir / fixture), "--out", str(workdir / "compare"),
+                   "--models", str(workdir / "config" / "models.yaml")])  # fmt: skip
+    assert status == 0
+    assert pd.read_csv(workdir / "compare" / "reproduction.csv").equals(table)
 
     snakemake(workdir, "--report", "results/report.html", configfile=configfile)
     report = (workdir / "results" / "report.html").read_text(errors="replace")
