@@ -60,14 +60,16 @@ def converse(
             results[i] = Generation(
                 text=reply.text,
                 tokens_in=reply.tokens_in,
-                tokens_out=_total(earlier.tokens_out, reply.tokens_out),
-                latency_s=_total(earlier.latency_s, reply.latency_s),
+                tokens_out=(
+                    None
+                    if earlier.tokens_out is None or reply.tokens_out is None
+                    else earlier.tokens_out + reply.tokens_out
+                ),
+                latency_s=(
+                    None
+                    if earlier.latency_s is None or reply.latency_s is None
+                    else earlier.latency_s + reply.latency_s
+                ),
             )
             answers[i].append(reply.text or "")  # type: ignore[union-attr]
     return results, answers
-
-
-def _total(first: int | float | None, second: int | float | None) -> int | float | None:
-    if first is None or second is None:
-        return None
-    return first + second

@@ -324,7 +324,7 @@ def reproduction_figure(table: pd.DataFrame) -> Figure:
     if table.empty:
         ax.text(50, 50, NO_MATCH.replace(" a result", "\na result"), ha="center", va="center",
                 fontsize=9, color="0.35")  # fmt: skip
-    percent = 100.0 / table["scale"].astype(float) if not table.empty else None
+    percent = 100.0 / table["scale"].astype(float)  # ours and published in % of the scale
     colours = matplotlib.colormaps["tab10"]
     for i, (paper, part) in enumerate(table.groupby("paper", sort=True)):
         factor = percent.loc[part.index]
