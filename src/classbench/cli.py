@@ -2,7 +2,9 @@
 
 ``classbench import-lmms-eval`` turns the per-sample log of an lmms-eval (or lmms-owc) run, its
 ``*_samples_<task>.jsonl``, into a classbench predictions file
-(:mod:`classbench.inference.importer`).
+(:mod:`classbench.inference.importer`). ``classbench compare`` sets a summary beside the anchor
+papers' published numbers (:mod:`classbench.report.reproduction`: the workflow's reproduction
+table and figure, outside the workflow).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from classbench import paths
 from classbench.data import DatasetError
 from classbench.inference.importer import import_lmms_eval, load_task, study_selection
 from classbench.io import DamagedFileError
+from classbench.report.reproduction import compare_files
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,12 +53,44 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep records that match no manifest sample or have no doc_id, as invalid samples",
     )
+    cmp = commands.add_parser(
+        "compare",
+        help="a summary beside published numbers: the reproduction table and figure",
+        description="Join a summary.parquet with published numbers (config/published/*.csv) and "
+        "write OUT/reproduction.{csv,md,tex} and OUT/reproduction.{png,pdf}.",
+    )
+    cmp.add_argument("--summary", required=True, help="a results/summary.parquet")
+    cmp.add_argument("--published", required=True, nargs="+", help="published-numbers CSV file(s)")
+    cmp.add_argument("--out", required=True, help="folder for the table and the figure")
+    cmp.add_argument(
+        "--models",
+        help="model registry whose variant_of entries map variants to published models "
+        "(default config/models.yaml when present)",
+    )
     return parser
+
+
+def _compare(args: argparse.Namespace) -> int:
+    try:
+        table = compare_files(
+            args.summary, args.published, out=args.out, models_registry=args.models
+        )
+    except (OSError, ValueError, DamagedFileError) as err:  # PublishedError is a ValueError
+        print(f"classbench compare: {err}", file=sys.stderr)
+        return 2
+    inside = int(table["in_interval"].fillna(False).sum())
+    print(
+        f"{args.out}/reproduction.{{csv,md,tex,png,pdf}}: {len(table)} published numbers "
+        f"matched, {inside} inside our 95% interval"
+    )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``classbench`` command; returns the exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "compare":
+        return _compare(args)
     if args.command == "import-lmms-eval":
         root = args.dataset_root or paths.fill(paths.DATASET_DIR, dataset=args.dataset)
         out = args.out or paths.fill(
@@ -63,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         try:
             task = load_task(args.tasks, args.task, args.schemas)
-            seed, limit = study_selection(args.config, args.dataset, args.schemas)
+            seed, limit = study_selection(args.config, args.dataset, args.schemas, args.task)
             frame, counts = import_lmms_eval(
                 args.samples,
                 dataset=args.dataset,

@@ -242,3 +242,28 @@ def test_prompt_template_replaces_the_chat_template(tmp_path):
     images = [Image.new("RGB", (60, 40), "red"), Image.new("RGB", (40, 60), "blue")]
     answers = plain.generate(images, ["a", "bb"], max_new_tokens=3)
     assert all(a.error is None and a.tokens_out == 3 for a in answers)
+
+
+def test_a_follow_up_turn_is_rendered_after_the_earlier_answers(fresh):
+    """Every family's chat template takes the multi-turn conversation: one image (in the first
+    turn), the earlier answers as assistant turns, and the follow-up last; it generates."""
+    from classbench.backends.base import FollowUp
+
+    turn = FollowUp("FINAL_TURN", [("FIRST_TURN", "FIRST_ANSWER"), ("SECOND", "SECOND_ANSWER")])
+    rendered = fresh.render_prompt(turn)
+    positions = [rendered.index(t) for t in ("FIRST_TURN", "FIRST_ANSWER", "SECOND_ANSWER",
+                                             "FINAL_TURN")]  # fmt: skip
+    assert positions == sorted(positions)
+    assert rendered.count("FINAL_TURN") == 1
+    [single] = fresh.generate(IMAGES[:1], [turn], max_new_tokens=MAX_NEW)
+    assert single.error is None and single.tokens_out >= 1
+
+
+def test_a_plain_prompt_template_cannot_hold_a_conversation(tmp_path):
+    from classbench.backends.base import FollowUp
+
+    model = build_tiny_model("llava", tmp_path / "llava", seed=0)
+    plain = HFBackend({"checkpoint": str(model), "prompt_template": "{image}{prompt}"})
+    [answer] = plain.generate(IMAGES[:1], [FollowUp("Next?", [("First?", "A.")])],
+                              max_new_tokens=2)  # fmt: skip
+    assert answer.text is None and "chat template" in answer.error

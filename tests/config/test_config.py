@@ -6,7 +6,7 @@ import pytest
 import yaml
 from config_helpers import DEMO, REPO, SCHEMAS, demo, expect_error, registry, triples
 
-from classbench.config import config_defaults, load_study
+from classbench.config import ConfigError, config_defaults, load_study
 
 GENERATIVE = ["qwen2-vl-tiny", "llava-tiny"]
 DEMO_GENERATIVE_TASKS = ("owc-base", "owc-tailored", "owc-cot", "labels-k5", "labels-all", "mcq4",
@@ -219,7 +219,8 @@ def test_study_preset_is_the_full_study(monkeypatch):
     study = load_study(config, SCHEMAS, check_packages=False)
     assert study.judge_model == "llama-3.2-3b-instruct"
     assert study.config["judge"] == {"model": "llama-3.2-3b-instruct", "question": "lmms-owc",
-                                     "batch_size": 16, "max_new_tokens": 16}  # fmt: skip
+                                     "reply": "stripped", "batch_size": 16,
+                                     "max_new_tokens": 16}  # fmt: skip
     assert not any("tiny" in spec for spec in study.models.values())
     assert len({job.model for job in study.jobs}) == len(study.config["models"])
 
@@ -266,3 +267,40 @@ def test_an_empty_registry_list_is_refused(tmp_path):
     config = demo(tmp_path)
     config["registries"]["models"] = []
     expect_error(config, "config", "registries.models")
+
+
+def test_a_missing_spacy_pipeline_stops_the_run_before_the_first_job(tmp_path):
+    study = load_study(demo(tmp_path, spacy_model="en_core_web_absent"), SCHEMAS)
+    with pytest.raises(ConfigError, match="python -m spacy download en_core_web_absent"):
+        study.check_packages()
+    # Without a concept-similarity task no pipeline is needed.
+    quiet = demo(tmp_path, spacy_model="en_core_web_absent", tasks=["mcq4", "zeroshot"])
+    load_study(quiet, SCHEMAS).check_packages()
+
+
+def test_task_limits_beat_dataset_limits_which_beat_the_limit(tmp_path):
+    # The label-list thesis: 10,000 images for its 20-way task, 1,600 for the 100-way one.
+    config = demo(tmp_path, limit=30, dataset_limits={"shapes": 20}, task_limits={"labels-all": 8})
+    study = load_study(config, SCHEMAS)
+    assert study.job_limit("shapes", "labels-all") == 8
+    assert study.job_limit("shapes", "owc-base") == 20
+    assert study.job_limit("patterns", "owc-base") == 30
+    # the gallery's thumbnails cover every subset a task of the dataset evaluates
+    assert study.dataset_limits_of_tasks("shapes") == [8, 20]
+    expect_error(demo(tmp_path, task_limits={"mcq26": 5}), "task_limits", "'mcq26'")
+
+
+def test_a_variant_is_compared_with_the_numbers_published_for_its_model(tmp_path):
+    def add_variant(kind, content):
+        if kind == "models":
+            content["llava-tiny-8bit"] = {**content["llava-tiny"], "variant_of": "llava-tiny"}
+
+    study = load_study(demo(tmp_path, add_variant), SCHEMAS)
+    assert study.published_model("llava-tiny-8bit") == "llava-tiny"
+    assert study.published_model("llava-tiny") == "llava-tiny"
+
+    def broken(kind, content):
+        if kind == "models":
+            content["llava-tiny"]["variant_of"] = "llava-huge"
+
+    expect_error(demo(tmp_path, broken), "llava-tiny.variant_of", "'llava-huge'")

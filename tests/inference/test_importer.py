@@ -223,6 +223,19 @@ def test_import_follows_the_study_sample_selection(shapes, tmp_path, capsys):
     assert meta["imported"]["outside_selection"] == 6
 
 
+def test_a_tasks_own_limit_selects_the_imported_samples(shapes, tmp_path, capsys):
+    # task_limits beats dataset_limits, as in the study's own inference (the label-list
+    # thesis: 10,000 images for one task, 1,600 for another).
+    manifest = load_manifest(shapes)
+    config = study_config(tmp_path, dataset_limits={"shapes": 6}, task_limits={"owc-base": 4})
+    samples = write_samples(tmp_path / "s.jsonl", owc_records(manifest))
+    status, out = run_import(shapes, tmp_path, samples, config=config)
+    assert status == 0
+    selected = stratified_limit(manifest, 4, 1234, "shapes")["sample_id"].tolist()
+    assert read_parquet(out)["sample_id"].tolist() == selected
+    assert read_metadata(out)["limit"] == 4
+
+
 def test_duplicates_keep_the_first_record_and_are_counted(shapes, tmp_path, capsys):
     manifest = load_manifest(shapes)
     records = owc_records(manifest)

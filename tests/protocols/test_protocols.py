@@ -261,6 +261,38 @@ def test_robust_parser(raw, letter, status):
     assert result["answer"] == (OPTIONS["ABCD".index(letter)] if letter else None)
 
 
+@pytest.mark.parametrize(
+    ("raw", "letter", "status"),
+    [
+        ("b)", "B", "letter"),
+        (" d", "D", "letter"),
+        ("(c)", "C", "letter"),
+        ("b.", "B", "letter"),
+        ("**c**", "C", "letter"),
+        ("b) lion", "B", "letter"),
+        ("answer: c", "C", "letter"),
+        ("The answer is d.", "D", "letter"),
+        ("option (b)", "B", "letter"),
+        ("d sea lion", "D", "letter"),
+        ("e", None, "letter_out_of_range"),
+        ("a dog", "B", "option_text"),  # the article, as with a capital
+        ("The answer is a dog.", "B", "option_text"),  # "a" followed by a word is no letter
+    ],
+)
+def test_robust_parser_reads_lower_case_letters_like_capitals(raw, letter, status):
+    result = parsed(raw, "robust")
+    assert (result["answer_letter"], result["parse_status"]) == (letter, status)
+    assert result["answer"] == (OPTIONS["ABCD".index(letter)] if letter else None)
+
+
+def test_lower_case_letters_reach_the_end_of_26_options():
+    options = [f"class {i}" for i in range(26)]
+    task = {"parser": "robust"}
+    assert mcq.parse("z)", options, task)["answer"] == "class 25"
+    assert mcq.parse(" y", options, task)["answer_letter"] == "Y"
+    assert mcq.parse("Answer: q.", options, task)["answer_letter"] == "Q"
+
+
 def test_letter_outside_a_two_way_question_fails():
     result = mcq.parse("C", ["cat", "dog"], {"parser": "robust"})
     assert result == {"answer": None, "answer_letter": None, "parse_status": "letter_out_of_range"}
@@ -309,3 +341,43 @@ def test_open_world_final_answer_extraction(raw, final):
     assert result["answer"] == raw.strip()
     assert result["answer_final"] == final
     assert result["parse_status"] == "text"
+
+
+def test_llava_cot_conclusion_wins_over_an_answer_mentioned_in_the_summary():
+    raw = (
+        "<SUMMARY> I will describe the image and state the answer: the object. </SUMMARY>\n"
+        "<CAPTION> A striped cat on a sofa. </CAPTION>\n<CONCLUSION> tabby cat </CONCLUSION>"
+    )
+    assert open_world.parse(raw, None, {"answer_extraction": "final"})["answer_final"] == (
+        "tabby cat"
+    )
+
+
+def test_lmms_owc_reasoning_variants_as_lmms_owc_asks_them():
+    from pathlib import Path
+
+    from classbench.config import load_yaml
+
+    tasks = load_yaml(Path(__file__).resolve().parents[2] / "config" / "tasks.yaml")
+    cot = tasks["owc-llava-cot"]
+    # LLaVA-CoT's pre-prompt, then lmms-owc's fallback question (its YAML's `prompts:` key is
+    # never read), 256 new tokens.
+    assert cot["prompt"].startswith("I have an image and a question that I want you to answer.")
+    assert cot["prompt"].endswith(
+        "the answer matches the standard one perfectly.\nQuestion: What's in the image?"
+    )
+    assert cot["prompt"].count("\n") == 1 and cot["max_new_tokens"] == 256
+    o1 = tasks["owc-llamav-o1"]
+    requests = open_world.build_requests(
+        pd.DataFrame({"sample_id": ["s1"], "image": ["a.png"], "label": ["rose"]}),
+        ["rose"], o1, DATASET,
+    )  # fmt: skip
+    assert requests.loc[0, "prompt"] == (
+        "What type of object in this photo? Generate a summary of the picture."
+    )
+    assert requests.loc[0, "follow_ups"] == [
+        "Generate a detailed caption for the image.",
+        "Generate a detailed reasoning to answer the question given the caption.",
+        "Generate the final answer based on reasoning steps.",
+    ]
+    assert o1["max_new_tokens"] == 256 and "answer_extraction" not in o1

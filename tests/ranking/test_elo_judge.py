@@ -114,6 +114,24 @@ def test_identical_prompts_are_judged_once_and_replies_parsed() -> None:
     assert (games["answer_a"] == "").any()
 
 
+def test_raw_replies_with_whitespace_are_draws_as_in_lmms_owc() -> None:
+    # A wins every game with a reply padded by whitespace: stripped, "1" is A's win; read raw
+    # as lmms-owc reads it, " 1\n" is neither "0" nor "1", so every game is a draw.
+    judge = ScriptedJudge(lambda a, b, t: " 1\n")
+    stripped, _ = judge_games(_predictions(), judge, settings=SETTINGS, seed=2, keys=KEYS)
+    raw, stats = judge_games(
+        _predictions(), judge, settings=SETTINGS, seed=2, keys=KEYS, reply="raw"
+    )
+    assert set(stripped["score_a"]) == {1.0}
+    assert set(raw["score_a"]) == {0.5}
+    assert stats["reply"] == "raw"
+    exact, _ = judge_games(
+        _predictions(), ScriptedJudge(lambda a, b, t: "0"), settings=SETTINGS, seed=2,
+        keys=KEYS, reply="raw",
+    )  # fmt: skip
+    assert set(exact["score_a"]) == {0.0}
+
+
 def test_unclear_replies_are_draws_and_rating_counts_them() -> None:
     replies = {"alpha": "1", "beta": "0", "gamma": "maybe"}
 

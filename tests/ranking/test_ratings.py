@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from classbench.config import load_yaml
 from classbench.ranking import ratings as ranking
 from classbench.seeding import rng_for
 
@@ -87,6 +89,10 @@ def test_outcomes():
     assert ranking.judge_outcome("1.") == 0.5
     assert ranking.judge_outcome(None) == 0.5
     np.testing.assert_array_equal(ranking.judge_outcomes(["1", "0", "10"]), [1.0, 0.0, 0.5])
+    # lmms-owc reads the reply as generated: surrounding whitespace makes it a draw
+    assert ranking.judge_outcome(" 0\n", "raw") == 0.5
+    assert ranking.judge_outcome("0", "raw") == 0.0
+    np.testing.assert_array_equal(ranking.judge_outcomes(["1", " 1"], "raw"), [1.0, 0.5])
 
 
 def test_elo_bootstrap_intervals():
@@ -218,3 +224,35 @@ def test_invalid_games_are_rejected():
         ranking.bradley_terry([0], [2], [1.0], 2)
     with pytest.raises(ValueError):
         ranking.leaderboard(["a", "b"], [0], [1], [1.0], method="glicko")
+
+
+def test_online_elo_order_can_put_fewer_wins_first_bradley_terry_cannot():
+    # A beats B six times, then loses five times. lmms-owc's single online pass (K = 16, from
+    # 1000) remembers the last games best: A ends at 997.4, below B at 1002.6, with more wins.
+    # Bradley-Terry reads only the record, 6-5: A = 1000 + (400 / ln 10) * ln(6/5) / 2 = 1015.8
+    # (the small prior shrinks it by a hair), whatever the order of the games.
+    a, b = ["A"] * 11, ["B"] * 11
+    score_a = [1.0] * 6 + [0.0] * 5
+    online = ranking.elo(a, b, score_a)
+    assert round(online["A"], 1) == 997.4 and round(online["B"], 1) == 1002.6
+    board = ranking.leaderboard(["A", "B"], a, b, score_a, method="bradley_terry", n_rounds=20)
+    assert list(board["model"]) == ["A", "B"]
+    assert board.loc[0, "rating"] == pytest.approx(1015.8, abs=0.3)
+    reversed_board = ranking.leaderboard(
+        ["A", "B"], a, b, score_a[::-1], method="bradley_terry", n_rounds=20
+    )
+    assert reversed_board["rating"].tolist() == pytest.approx(board["rating"].tolist())
+    # The online pass stays selectable and keeps lmms-owc's order effect.
+    elo_board = ranking.leaderboard(["A", "B"], a, b, score_a, method="elo", n_rounds=20)
+    assert list(elo_board["model"]) == ["B", "A"]
+
+
+def test_the_demo_ranks_with_a_method_the_game_order_cannot_change():
+    demo = load_yaml(Path(__file__).resolve().parents[2] / "config" / "demo.yaml")
+    a, b = ["A"] * 11, ["B"] * 11
+    score_a = [1.0] * 6 + [0.0] * 5  # the record favours A; the last games favour B
+    boards = [
+        ranking.leaderboard(["A", "B"], a, b, order, method=demo["elo"]["method"], n_rounds=20)
+        for order in (score_a, score_a[::-1])
+    ]
+    assert list(boards[0]["model"]) == list(boards[1]["model"]) == ["A", "B"]

@@ -187,6 +187,33 @@ def test_labels_table(summary, tmp_path):
     assert list(by_dataset.index.names) == ["dataset", "model"] and len(by_dataset) == 4
 
 
+def test_label_list_table_shows_plain_inclusion_beside_mapped_accuracy(summary, tmp_path):
+    # VLMClassifier's number: the label named in the raw answer, its own column per K.
+    inclusion = summary[(summary["task"] == "labels-k2") & (summary["metric"] == "accuracy")]
+    inclusion = inclusion.assign(metric="textual_inclusion", value=0.5, ci_low=0.4, ci_high=0.6)
+    inclusion.loc[inclusion["dataset"] == "flowers", ["value", "ci_low", "ci_high"]] = [
+        0.7, 0.6, 0.8,
+    ]  # fmt: skip
+    data = pd.concat([summary, inclusion], ignore_index=True)
+    display, numeric = tables.labels_table(data, PROTOCOLS, task_k={"labels-k2": 2})
+    k2 = [m for t, m, s in numeric.columns if t == "labels-k2" and s == "value"]
+    assert k2[:2] == ["accuracy", "textual_inclusion"]
+    # the mean of 0.5 and 0.7 over the two datasets, its interval 0.6 ± sqrt(2 * 0.1²) / 2
+    assert numeric.loc[LMMS[0], ("labels-k2", "textual_inclusion", "value")] == pytest.approx(0.6)
+    assert numeric.loc[LMMS[0], ("labels-k2", "textual_inclusion", "ci_high")] == pytest.approx(
+        0.6 + math.sqrt(2 * 0.1**2) / 2
+    )
+    assert display.loc[LMMS[0], ("K=2", "Incl.")].startswith("60.0 [")
+    headline, _ = tables.labels_table(
+        data, PROTOCOLS, task_k={"labels-k2": 2}, headline="textual_inclusion"
+    )
+    assert [m for t, m in headline.columns if t == "K=2"][:2] == ["Incl.", "Acc"]
+    md = tables.write_table(numeric, tmp_path / "labels", caption="Label lists")[1].read_text()
+    assert "K=2 Incl." in md
+    with pytest.raises(ValueError, match="headline"):
+        tables.labels_table(data, PROTOCOLS, headline="macro_f1")
+
+
 def test_elo_and_cost_tables(tmp_path):
     display, numeric = tables.elo_table({"owc-base/all": _elo()})
     assert list(numeric.index.get_level_values("model")) == [LMMS[1], LMMS[0], CLIP]
@@ -312,3 +339,14 @@ def test_a_declared_metric_reaches_the_tables_and_figures(summary, tmp_path, mon
     assert parts.metric_label("accuracy") == "accuracy (%)"
     paths = figures.plot_group_bars(data, "answer_words", tmp_path / "words", tasks=["owc-base"])
     assert [p.suffix for p in paths] == [".png", ".pdf"]
+
+
+def test_a_preset_can_make_plain_inclusion_the_label_list_headline():
+    from classbench.report.build import figure_plan, table_plan
+
+    protocols = {"labels-k2": "labels", "labels-k5": "labels"}
+    table = table_plan(protocols, [], label_headline="textual_inclusion")["label_list"]
+    assert table["headline"] == "textual_inclusion" and "plain inclusion first" in table["caption"]
+    figure = figure_plan(protocols, [], label_headline="textual_inclusion")
+    assert figure["labels_accuracy_vs_k"]["metric"] == "textual_inclusion"
+    assert table_plan(protocols, [])["label_list"]["headline"] == "accuracy"

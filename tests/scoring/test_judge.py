@@ -87,6 +87,19 @@ def test_parse_inclusion(raw: str | None, expected: float) -> None:
     assert parse_inclusion(raw) == expected
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", 1.0), (" 1", 0.0), ("1\n", 0.0), ("0", 0.0), (None, 0.0)]
+)
+def test_raw_reply_is_compared_unstripped_as_lmms_owc_does(raw, expected) -> None:
+    # lmms-owc: int(score) if score in ["0", "1"] else 0, on the reply as generated
+    assert parse_inclusion(raw, "raw") == expected
+
+
+def test_unknown_reply_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="reply mode"):
+        parse_inclusion("1", "lenient")
+
+
 def test_batched_equals_unbatched(judge: LLMJudge) -> None:
     batched = judge.complete(PROMPTS)
     judge.batch_size = 1

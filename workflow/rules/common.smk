@@ -40,12 +40,18 @@ MINER = config.get("option_miner")
 JUDGE = STUDY.judge_model
 NLI = STUDY.nli_model
 PROTOCOLS = {task: STUDY.protocol(task) for task in config["tasks"]}
-TABLES = table_plan(PROTOCOLS, STUDY.elo_tasks, config["elo"]["criterion"])
+TABLES = table_plan(
+    PROTOCOLS,
+    STUDY.elo_tasks,
+    config["elo"]["criterion"],
+    config["report"]["label_list_headline"],
+)
 FIGURES = figure_plan(
     PROTOCOLS,
     STUDY.elo_tasks,
     {task: STUDY.tasks[task]["metrics"] for task in PROTOCOLS},
     config["elo"]["criterion"],
+    config["report"]["label_list_headline"],
 )
 
 
@@ -150,6 +156,7 @@ def final_targets():
         *expand(paths.TABLE, table=tables, ext=paths.TABLE_FORMATS),
         *expand(paths.FIGURE, figure=FIGURES, ext=paths.FIGURE_FORMATS),
         *gallery_files(),
+        *reproduction_files(),
     ]
 
 

@@ -42,7 +42,7 @@ def infer_params(wildcards):
         "model": job.model,
         "model_spec": _model_spec(job.model),
         "seed": config["seed"],
-        "limit": STUDY.dataset_limit(job.dataset),
+        "limit": STUDY.job_limit(job.dataset, job.task),
     }
 
 

@@ -52,5 +52,6 @@ def elo_judge_params(wildcards):
             "model_spec": _model_spec(JUDGE),
             "batch_size": config["judge"]["batch_size"],
             "max_new_tokens": config["judge"]["max_new_tokens"],
+            "reply": config["judge"]["reply"],
         },
     }

@@ -113,10 +113,10 @@ def figure_params(wildcards):
 
 
 def gallery_images_params(wildcards):
-    # Which images a gallery shows depends only on the dataset, so the thumbnails are made once
-    # per dataset and adding a model or a task does not redo them.
+    # Which images a gallery shows depends only on the dataset (and the sample limits of its
+    # tasks), so the thumbnails are made once per dataset and adding a model does not redo them.
     return {
-        "limit": STUDY.dataset_limit(wildcards.dataset),
+        "limits": STUDY.dataset_limits_of_tasks(wildcards.dataset),
         "gallery_limit": config["report"]["gallery_limit"],
         "seed": config["seed"],
     }
@@ -125,7 +125,9 @@ def gallery_images_params(wildcards):
 def gallery_params(wildcards):
     jobs = _gallery_jobs(wildcards.dataset, wildcards.task)
     return {
-        **gallery_images_params(wildcards),
+        "limit": STUDY.job_limit(wildcards.dataset, wildcards.task),
+        "gallery_limit": config["report"]["gallery_limit"],
+        "seed": config["seed"],
         "models": [job.model for job in jobs],
         "protocol": PROTOCOLS[wildcards.task],
         "generic_similarity": config["report"]["generic_similarity"],

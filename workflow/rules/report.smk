@@ -1,4 +1,5 @@
 include: "report.functions.smk"
+include: "reproduction.functions.smk"
 
 
 localrules:
@@ -8,6 +9,7 @@ localrules:
     gallery_images,
     gallery,
     resolved_config,
+    reproduction,
 
 
 rule table:
@@ -155,3 +157,35 @@ rule resolved_config:
         config=RESOLVED_CONFIG,
     script:
         "../scripts/resolved_config.py"
+
+
+rule reproduction:
+    input:
+        unpack(reproduction_inputs),
+    output:
+        csv=report(
+            paths.fill(paths.TABLE, table=REPRODUCTION, ext="csv"),
+            caption="../report/reproduction.rst",
+            category="Reproduction",
+        ),
+        md=paths.fill(paths.TABLE, table=REPRODUCTION, ext="md"),
+        tex=paths.fill(paths.TABLE, table=REPRODUCTION, ext="tex"),
+        png=report(
+            paths.fill(paths.FIGURE, figure=REPRODUCTION, ext="png"),
+            caption="../report/reproduction_figure.rst",
+            category="Reproduction",
+        ),
+        pdf=paths.fill(paths.FIGURE, figure=REPRODUCTION, ext="pdf"),
+    log:
+        paths.log("reproduction", "reproduction"),
+    benchmark:
+        paths.benchmark("reproduction", "reproduction")
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        reproduction=reproduction_params,
+    script:
+        "../scripts/reproduction.py"

@@ -33,6 +33,7 @@ games, stats = judge_games(
     settings=params["settings"],
     seed=params["seed"],
     keys=(snakemake.wildcards.task, snakemake.wildcards.scope),
+    reply=settings["reply"],
 )
 stats["judge"] = judge.info()
 judge.close()

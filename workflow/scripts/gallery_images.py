@@ -3,6 +3,8 @@
 import logging
 from pathlib import Path
 
+import pandas as pd
+
 from classbench.io import read_parquet
 from classbench.logs import to_log_file
 from classbench.report.gallery import gallery_samples, make_thumbnails
@@ -10,12 +12,19 @@ from classbench.report.gallery import gallery_samples, make_thumbnails
 to_log_file(snakemake.log[0])
 params = snakemake.params.images
 manifest_path = Path(snakemake.input.manifest)
-samples = gallery_samples(
-    read_parquet(manifest_path),
-    limit=params["limit"],
-    gallery_limit=params["gallery_limit"],
-    seed=params["seed"],
-    dataset=snakemake.wildcards.dataset,
-)
+manifest = read_parquet(manifest_path)
+# One page per task; tasks with their own sample limit show their own subset.
+samples = pd.concat(
+    [
+        gallery_samples(
+            manifest,
+            limit=limit,
+            gallery_limit=params["gallery_limit"],
+            seed=params["seed"],
+            dataset=snakemake.wildcards.dataset,
+        )
+        for limit in params["limits"]
+    ]
+).drop_duplicates("sample_id")
 stats = make_thumbnails(samples, manifest_path.parent, snakemake.output[0])
 logging.info("thumbnails: %s", stats)

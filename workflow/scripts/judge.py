@@ -8,6 +8,7 @@ verdicts, info = judge_predictions(
     read_parquet(snakemake.input.predictions),
     settings["model_spec"],
     question_mode=settings["question"],
+    reply=settings["reply"],
     batch_size=settings["batch_size"],
     max_new_tokens=settings["max_new_tokens"],
 )

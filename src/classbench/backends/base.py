@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from PIL import Image
+
+
+class FollowUp(str):
+    """A user turn that continues a conversation (lmms-owc's multi-round prompts).
+
+    The string is this turn's text; ``history`` holds the earlier turns as (user text, model
+    answer) pairs, the image belonging to the first. Every backend passes its prompts to
+    :func:`conversation`, which unrolls the turns, so a follow-up reaches any backend as a
+    prompt.
+    """
+
+    history: tuple[tuple[str, str], ...]
+
+    def __new__(cls, text: str, history: Sequence[tuple[str, str]]) -> FollowUp:
+        turn = super().__new__(cls, text)
+        turn.history = tuple((str(user), str(answer)) for user, answer in history)
+        return turn
 
 
 def conversation(
@@ -20,15 +38,22 @@ def conversation(
 
     One shape for all backends, so a server applying the checkpoint's chat template renders the
     same prompt as the in-process model; only the image part differs (a placeholder, a data URL,
-    a PIL image).
+    a PIL image). A :class:`FollowUp` prompt unrolls its history first: the image with the first
+    user text, each earlier answer as an assistant turn, the later user turns as text alone.
     """
-    parts: list[dict[str, Any]] = [image_part, {"type": "text", "text": prompt}]
+    history = getattr(prompt, "history", ())
+    first = history[0][0] if history else prompt
+    parts: list[dict[str, Any]] = [image_part, {"type": "text", "text": str(first)}]
     if not image_first:
         parts.reverse()
     messages: list[dict[str, Any]] = []
     if system_prompt:
         messages.append({"role": "system", "content": [{"type": "text", "text": system_prompt}]})
     messages.append({"role": "user", "content": parts})
+    for index, (_, answer) in enumerate(history):
+        following = history[index + 1][0] if index + 1 < len(history) else prompt
+        messages.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
+        messages.append({"role": "user", "content": [{"type": "text", "text": str(following)}]})
     return messages
 
 

@@ -164,6 +164,11 @@ class HFBackend:
         """The prompt text as the checkpoint's chat template (or the spec's ``prompt_template``)
         renders it, before image expansion."""
         if self.prompt_template:
+            if getattr(prompt, "history", ()):
+                raise BackendError(
+                    "a multi-turn task needs the checkpoint's chat template, but this model is "
+                    "prompted with a plain prompt_template"
+                )
             image_token = getattr(self.processor, "image_token", None) or ""
             return self.prompt_template.format(
                 prompt=prompt, image=image_token, system=self.system_prompt or ""

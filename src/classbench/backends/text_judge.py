@@ -17,7 +17,8 @@ Differences from lmms-owc, all deliberate:
 - lmms-owc generates one prompt at a time; :class:`LLMJudge` batches with left padding. Greedy
   decoding makes the two agree in float32; in bfloat16, padding can change rounding and, rarely,
   a reply.
-- The judge's reply is stripped before parsing (lmms-owc compares the raw reply to "1").
+- The judge's reply is stripped before parsing by default; lmms-owc compares the raw reply to
+  "0"/"1", which ``reply="raw"`` reproduces (:func:`read_reply`).
 """
 
 from __future__ import annotations
@@ -96,9 +97,23 @@ def pairwise_prompt(answer_a: str | None, answer_b: str | None, target: str) -> 
     )
 
 
-def parse_inclusion(raw: str | None) -> float:
-    """1.0 if the judge replied exactly "1" (surrounding whitespace aside), else 0.0."""
-    return 1.0 if raw is not None and raw.strip() == "1" else 0.0
+# How a judge's reply is read: ``stripped`` ignores surrounding whitespace; ``raw`` compares the
+# reply as generated, as lmms-owc does (``score in ["0", "1"]``), so " 1" or "1\n" is no verdict.
+REPLY_MODES = ("stripped", "raw")
+
+
+def read_reply(raw: str | None, reply: str = "stripped") -> str | None:
+    """The reply as the verdict is read from it (see :data:`REPLY_MODES`)."""
+    if reply not in REPLY_MODES:
+        raise ValueError(f"unknown reply mode {reply!r} (known: {', '.join(REPLY_MODES)})")
+    if raw is None or reply == "raw":
+        return raw
+    return raw.strip()
+
+
+def parse_inclusion(raw: str | None, reply: str = "stripped") -> float:
+    """1.0 if the judge replied "1" (read as ``reply`` says), else 0.0."""
+    return 1.0 if read_reply(raw, reply) == "1" else 0.0
 
 
 class LLMJudge:
@@ -201,11 +216,12 @@ class LLMJudge:
                 pad_token_id=self.tokenizer.pad_token_id,
             )
         new_tokens = output[:, batch["input_ids"].shape[1] :]
-        decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        return [text.strip() for text in decoded]
+        # Kept as generated: how whitespace around a verdict counts is the reader's choice.
+        return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
 
     def complete(self, prompts: Sequence[str]) -> list[str]:
-        """The judge's stripped reply to each prompt, in input order."""
+        """The judge's reply to each prompt as generated (special tokens dropped), in input
+        order."""
         if self.model is None:
             raise RuntimeError("the judge has been closed")
         unique = list(dict.fromkeys(prompts))
@@ -230,10 +246,13 @@ class LLMJudge:
         questions: str | Sequence[str],
         answers: Sequence[str | None],
         targets: Sequence[str],
+        *,
+        reply: str = "stripped",
     ) -> tuple[list[str], np.ndarray]:
         """Raw replies and 0/1 inclusion scores, one per (question, answer, target).
 
-        ``questions`` may be one string used for every sample (e.g. :data:`LMMS_OWC_QUESTION`).
+        ``questions`` may be one string used for every sample (e.g. :data:`LMMS_OWC_QUESTION`);
+        ``reply`` says how a reply is read (:data:`REPLY_MODES`).
         """
         if isinstance(questions, str):
             questions = [questions] * len(answers)
@@ -243,7 +262,7 @@ class LLMJudge:
             inclusion_prompt(q, a, t) for q, a, t in zip(questions, answers, targets, strict=True)
         ]
         raw = self.complete(prompts)
-        scores = np.array([parse_inclusion(reply) for reply in raw], dtype=np.float64)
+        scores = np.array([parse_inclusion(text, reply) for text in raw], dtype=np.float64)
         return raw, scores
 
     def pairwise(

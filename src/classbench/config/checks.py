@@ -66,6 +66,9 @@ def _check_names(study: Study) -> None:
                 f"config: dataset_limits.{name}: unknown dataset '{name}' "
                 f"(not in {study.source('datasets')})"
             )
+    for task in config.get("task_limits", {}):
+        if task not in config["tasks"]:
+            raise ConfigError(f"config: task_limits: '{task}' is not one of the study's tasks")
     for task in config["elo"].get("tasks") or []:
         if task not in config["tasks"]:
             raise ConfigError(f"config: elo.tasks: '{task}' is not one of the study's tasks")
@@ -119,11 +122,12 @@ def _check_roles(study: Study) -> None:
 
 def _check_models(study: Study, check_packages: bool) -> None:
     for name, spec in study.models.items():
-        reference = spec.get("parity_of")
-        if reference is not None and reference not in study.models:
-            raise ConfigError(
-                f"{study.source('models', name)}: {name}.parity_of: unknown model '{reference}'"
-            )
+        for key in ("parity_of", "variant_of"):
+            reference = spec.get(key)
+            if reference is not None and reference not in study.models:
+                raise ConfigError(
+                    f"{study.source('models', name)}: {name}.{key}: unknown model '{reference}'"
+                )
     for index, name in enumerate(study.config["models"]):
         spec = study.models[name]
         if spec.get("support") == "unsupported":

@@ -36,7 +36,7 @@ RUN_ONLY_MODEL_KEYS = frozenset(
     {
         "description", "resources", "batch_size", "chunk_size", "concurrency", "timeout_s",
         "max_retries", "backoff_s", "max_backoff_s", "gpu_memory_utilization", "params_b",
-        "support", "support_note", "parity_of",
+        "support", "support_note", "parity_of", "variant_of",
     }
 )  # fmt: skip
 

@@ -6,6 +6,7 @@ import copy
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from typing import Any
 
 from classbench import paths
@@ -94,6 +95,22 @@ class Study:
         limits = self.config.get("dataset_limits", {})
         return limits[dataset] if dataset in limits else self.config.get("limit")
 
+    def job_limit(self, dataset: str, task: str) -> int | None:
+        """A job's sample limit: the task's (``task_limits``, as a paper that evaluated its
+        tasks on subsets of different sizes), else the dataset's, else ``limit``."""
+        limits = self.config.get("task_limits", {})
+        return limits[task] if task in limits else self.dataset_limit(dataset)
+
+    def dataset_limits_of_tasks(self, dataset: str) -> list[int | None]:
+        """The distinct sample limits of a dataset's jobs (its gallery's images cover each)."""
+        limits = {self.job_limit(dataset, job.task) for job in self.jobs_where(dataset=dataset)}
+        limits = limits or {self.dataset_limit(dataset)}
+        return sorted(limits, key=lambda limit: (limit is None, limit or 0))
+
+    def published_model(self, model: str) -> str:
+        """The model whose published numbers this one is compared with (its ``variant_of``)."""
+        return self.models[model].get("variant_of", model)
+
     def needs_options(self, task: str) -> bool:
         """Whether the task reads mined options: zero-shot, and multiple choice unless its
         distractors are drawn at random."""
@@ -156,9 +173,17 @@ class Study:
         return self.config["judge"].get("model") if self.needs_judge else None
 
     def check_packages(self) -> None:
-        """Raise :class:`ConfigError` when a selected model's backend package is missing."""
+        """Raise :class:`ConfigError` when a selected model's backend package is missing, or the
+        spaCy pipeline that concept similarity needs is not installed."""
         for name in self.config["models"]:
             check_backend_installed(name, self.backend(name), self.source("models", name))
+        pipeline = self.config.get("spacy_model")
+        parses = any("concept_similarity" in self.tasks[t]["metrics"] for t in self.config["tasks"])
+        if parses and pipeline and find_spec(pipeline) is None:
+            raise ConfigError(
+                f"config: spacy_model: the spaCy pipeline '{pipeline}' is not installed "
+                f"(python -m spacy download {pipeline})"
+            )
 
     @property
     def parity_pairs(self) -> list[tuple[Job, Job]]:

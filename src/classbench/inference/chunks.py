@@ -30,6 +30,7 @@ from tqdm import tqdm
 from classbench.backends.base import Generation, GenerativeBackend
 from classbench.data.manifest import IMAGE_HASH_COLUMN
 from classbench.images import ImageLoadError, load_image
+from classbench.inference.dialogue import converse
 from classbench.io import (
     DamagedFileError,
     as_objects,
@@ -169,7 +170,9 @@ def generate_chunk(
     ``constrained`` passes each sample's choices (its ``choices`` column when the requests have
     one, else its ``options``) to the backend; ``loglik`` scores them with the backend's
     ``score_options`` instead of generating, and the raw answer is the JSON object
-    ``{choice: log-likelihood}`` in presentation order.
+    ``{choice: log-likelihood}`` in presentation order. Requests with a ``follow_ups`` column
+    are conversations (:func:`.dialogue.converse`): the raw answer is the last turn's, and
+    ``turn_answers`` keeps every turn's.
     """
     results: list[Generation] = [Generation(text=None)] * len(chunk)
     ready = [i for i, image in enumerate(images) if not isinstance(image, ImageLoadError)]
@@ -179,12 +182,24 @@ def generate_chunk(
             results[i] = Generation(text=None, error=f"image: {image}")
     share = None
     answered = set(ready)
+    dialogue = "follow_ups" in chunk.columns
+    turns: list[list[str] | None] = [None] * len(chunk)
     if ready:
         column = "choices" if "choices" in chunk.columns else "options"
         options = [None if missing(c) else list(c) for c in chunk[column]]
         started = time.perf_counter()
         try:
-            if loglik:
+            if dialogue:
+                generated, answers = converse(
+                    backend,
+                    readable,
+                    [chunk["prompt"].iloc[i] for i in ready],
+                    [list(chunk["follow_ups"].iloc[i]) for i in ready],
+                    max_new_tokens=max_new_tokens,
+                )
+                for i, sample_answers in zip(ready, answers, strict=True):
+                    turns[i] = sample_answers
+            elif loglik:
                 # loglik answers closed protocols only, whose samples all have options.
                 generated = _score_choices(
                     backend,
@@ -207,7 +222,7 @@ def generate_chunk(
         share = (time.perf_counter() - started) / len(ready)
         for i, generation in zip(ready, generated, strict=True):
             results[i] = generation
-    return pd.DataFrame(
+    rows = pd.DataFrame(
         {
             "sample_id": chunk["sample_id"].to_numpy(),
             "prompt": chunk["prompt"].to_numpy(),
@@ -222,6 +237,11 @@ def generate_chunk(
             IMAGE_HASH_COLUMN: _image_hashes(chunk),
         }
     )
+    if dialogue:
+        rows["turn_answers"] = [
+            None if answers is None else [clean_text(a) for a in answers] for answers in turns
+        ]
+    return rows
 
 
 def _score_choices(

@@ -178,13 +178,18 @@ def load_task(registry: str | os.PathLike, name: str, schemas: str | os.PathLike
 
 
 def study_selection(
-    config_path: str | os.PathLike, dataset: str, schemas: str | os.PathLike
+    config_path: str | os.PathLike,
+    dataset: str,
+    schemas: str | os.PathLike,
+    task: str | None = None,
 ) -> tuple[int, int | None]:
-    """``(seed, limit)`` with which the study's config selects the samples of ``dataset``."""
+    """``(seed, limit)`` with which the study's config selects the samples of ``dataset`` (for
+    ``task``, whose own ``task_limits`` entry wins)."""
     config = load_yaml(config_path) or {}
     validate(config, load_yaml(Path(schemas) / "config.schema.yaml"), str(config_path))
     study = Study(config=config, datasets={}, models={}, tasks={})
-    return int(config["seed"]), study.dataset_limit(dataset)
+    limit = study.job_limit(dataset, task) if task is not None else study.dataset_limit(dataset)
+    return int(config["seed"]), limit
 
 
 def import_lmms_eval(

@@ -156,6 +156,9 @@ def evaluate(
         requests["choices"] = [module.answer_choices(list(o), task) for o in requests["options"]]
         # The same prompt answered another way is another answer: keep the chunks apart.
         parts.append({"answer_mode": mode, "loglik_target": task.get("loglik_target")})
+    if task.get("follow_ups"):
+        # The later turns change every answer but not the first prompt: keep their chunks apart.
+        parts.append({"follow_ups": list(task["follow_ups"])})
     answer_spec = answer_relevant(model_spec)
     key = fingerprint(answer_spec, task.get("max_new_tokens"), __version__, *parts)
     rows, stats = run_inference(

@@ -151,17 +151,22 @@ def parse_foci(raw: str, letters: str) -> tuple[str | None, str]:
     return None, "failed"
 
 
-_ANSWER_IS = re.compile(r"(?i:answer|option|choice)\s*(?i:is)?\s*[:\-]?\s*[\(\[]?\b([A-Z])\b")
-_LEADING_STRONG = re.compile(r"^[\(\[]?([A-Z])(?:[\)\]\.:,]|$)")
-_LEADING_WEAK = re.compile(r"^([A-Z])\s+(.+)$", re.DOTALL)
+# A lower-case letter counts as a capital where it cannot be a word: alone, or closed by a
+# bracket or punctuation ("b)", " d", "answer: c."); "the answer is a dog" names no option A.
+_LOWER_ALONE = r"([a-z])(?=[\)\]\.:,]|\s*$)"
+_ANSWER_IS = re.compile(
+    r"(?i:answer|option|choice)\s*(?i:is)?\s*[:\-]?\s*[\(\[]?\b(?:([A-Z])\b|" + _LOWER_ALONE + ")"
+)
+_LEADING_STRONG = re.compile(r"^[\(\[]?([A-Za-z])(?:[\)\]\.:,]|$)")
+_LEADING_WEAK = re.compile(r"^([A-Za-z])\s+(.+)$", re.DOTALL)
 
 
 def parse_robust(raw: str, letters: str, options: Sequence[str]) -> tuple[str | None, str]:
     """Read "B", "(B)", "B.", "B) text", "Answer: B", "the answer is B", or an option's text.
 
-    A capital letter followed by a word counts only when the word is that option ("B lion"), so
-    the article in "A dog" is not read as option A. A letter outside the presented options is a
-    failure, not a guess.
+    Lower-case letters read like capitals ("b)", " d", "answer: c"). A letter followed by a word
+    counts only when the word is that option ("B lion"), so the article in "A dog" is not read as
+    option A. A letter outside the presented options is a failure, not a guess.
     """
     text = raw.strip().strip("*`'\"").strip()
     if not text:
@@ -169,12 +174,12 @@ def parse_robust(raw: str, letters: str, options: Sequence[str]) -> tuple[str | 
     match = _LEADING_STRONG.match(text) or _ANSWER_IS.search(text)
     if match is None:
         weak = _LEADING_WEAK.match(text)
-        if weak and weak.group(1) in letters:
-            option = options[letters.index(weak.group(1))].lower()
+        if weak and weak.group(1).upper() in letters:
+            option = options[letters.index(weak.group(1).upper())].lower()
             if weak.group(2).strip().lower().startswith(option):
                 match = weak
     if match is not None:
-        letter = match.group(1)
+        letter = next(group for group in match.groups() if group is not None).upper()
         if letter in letters:
             return letter, "letter"
         return None, "letter_out_of_range"

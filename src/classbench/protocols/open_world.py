@@ -14,11 +14,13 @@ import pandas as pd
 
 from classbench.protocols.common import fill
 
-# Final-answer markers reasoning models use ("Answer: X", "the answer is X", "**X**", <answer>).
+# Final-answer markers reasoning models use (<answer>, LLaVA-CoT's <CONCLUSION>, "Answer: X",
+# "the answer is X", "**X**"), the explicit tags first: a LLaVA-CoT summary that mentions "the
+# answer" must not win over its conclusion.
 _FINAL_PATTERNS = [
     re.compile(r"<answer>\s*(.+?)\s*</answer>", re.IGNORECASE | re.DOTALL),
-    re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*(.+)", re.IGNORECASE),
     re.compile(r"<CONCLUSION>\s*(.+?)\s*(?:</CONCLUSION>|$)", re.IGNORECASE | re.DOTALL),
+    re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*(.+)", re.IGNORECASE),
 ]
 
 
@@ -29,9 +31,10 @@ def build_requests(
     dataset: Mapping[str, Any],
     **_: Any,
 ) -> pd.DataFrame:
-    """One request per sample with the task's question (its ``{noun}`` filled per dataset)."""
+    """One request per sample with the task's question (its ``{noun}`` filled per dataset);
+    a multi-turn task's ``follow_ups`` (filled likewise) go in their own column."""
     prompt = fill(task["prompt"], dataset)
-    return pd.DataFrame(
+    requests = pd.DataFrame(
         {
             "sample_id": manifest["sample_id"].to_numpy(),
             "image": manifest["image"].to_numpy(),
@@ -40,6 +43,10 @@ def build_requests(
             "options": None,
         }
     )
+    if task.get("follow_ups"):
+        turns = [fill(turn, dataset) for turn in task["follow_ups"]]
+        requests["follow_ups"] = [list(turns) for _ in range(len(requests))]
+    return requests
 
 
 def parse(raw: str | None, options: list[str] | None, task: Mapping[str, Any]) -> dict[str, Any]:

@@ -163,6 +163,7 @@ def judge_games(
     settings: Mapping[str, Any],
     seed: int,
     keys: tuple[object, ...],
+    reply: str = "stripped",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """LLM-judge criterion: sample the scope's games and have ``judge`` decide each one.
 
@@ -172,6 +173,7 @@ def judge_games(
     or is missing; an answer that is valid but empty is judged as empty, as the similarity
     criterion scores it. Identical (answer A, answer B, target) triples are judged once; A and B
     swapped is a different prompt, so randomised seats reach the judge in both orders.
+    ``reply`` says how a reply is read ("stripped", or "raw" as lmms-owc compares it).
 
     Returns the played games in play order (columns :data:`GAME_COLUMNS`) and statistics.
     """
@@ -208,7 +210,7 @@ def judge_games(
             raise ValueError(f"the judge gave {len(raw)} replies to {len(triples)} games")
     triples["judge_raw"] = pd.Series(raw, dtype=object)
     games = games.merge(triples, on=["answer_a", "answer_b", "target"], how="left", sort=False)
-    games["score_a"] = judge_outcomes(games["judge_raw"].tolist())
+    games["score_a"] = judge_outcomes(games["judge_raw"].tolist(), reply)
     stats = {
         "models": models,
         "games_sampled": len(doc),
@@ -217,6 +219,7 @@ def judge_games(
         "judged_prompts": len(triples),
         "docs": len(docs),
         "criterion": "llm_judge",
+        "reply": reply,
         "settings": dict(settings),
         "left_out": left_out,
     }

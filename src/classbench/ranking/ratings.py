@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, log_expit
 
+from classbench.backends.text_judge import read_reply
 from classbench.seeding import rng_for
 
 ELO_SCALE = 400.0 / math.log(10.0)  # Elo points per unit of logit
@@ -78,20 +79,21 @@ def similarity_outcome(
     return np.where(diff > draw_band, 1.0, np.where(diff < -draw_band, 0.0, 0.5))
 
 
-def judge_outcome(raw: str | None) -> float:
+def judge_outcome(raw: str | None, reply: str = "stripped") -> float:
     """A's score from a judge's reply: "1" -> 1.0 (A wins), "0" -> 0.0 (B wins), else 0.5.
 
-    lmms-owc compares the raw reply; surrounding whitespace is stripped here first.
+    ``reply="stripped"`` ignores surrounding whitespace; ``"raw"`` compares the reply as
+    generated, as lmms-owc does.
     """
-    if raw is None:
-        return 0.5
-    text = raw.strip()
+    text = read_reply(raw, reply)
     return 1.0 if text == "1" else 0.0 if text == "0" else 0.5
 
 
-def judge_outcomes(raws: Sequence[str | None]) -> np.ndarray:
+def judge_outcomes(raws: Sequence[str | None], reply: str = "stripped") -> np.ndarray:
     """:func:`judge_outcome` for many replies."""
-    return np.fromiter((judge_outcome(raw) for raw in raws), dtype=np.float64, count=len(raws))
+    return np.fromiter(
+        (judge_outcome(raw, reply) for raw in raws), dtype=np.float64, count=len(raws)
+    )
 
 
 def _as_games(

@@ -22,6 +22,7 @@ _OPEN_FIGURE_METRICS = ("textual_inclusion", "llm_inclusion", "semantic_similari
 
 # plot_group_bars clusters by dataset when groups would compare nothing or combine nothing
 _BAR_CLUSTERS = "granularity group (per dataset when there is one group, or one dataset per group)"
+_HEADLINES = {"accuracy": "mapped accuracy", "textual_inclusion": "plain inclusion"}
 _ELO_CRITERIA = {
     "semantic_similarity": "semantic-similarity criterion",
     "llm_judge": "LLM-judge criterion",
@@ -32,8 +33,10 @@ def table_plan(
     protocols: Mapping[str, str],
     elo_tasks: Sequence[str],
     elo_criterion: str = "semantic_similarity",
+    label_headline: str = "accuracy",
 ) -> dict[str, dict]:
-    """Table name -> spec (kind, caption) for a study; ``elo_criterion`` decides Elo games."""
+    """Table name -> spec (kind, caption) for a study; ``elo_criterion`` decides Elo games,
+    ``label_headline`` the label-list table's first metric."""
     used = set(protocols.values())
     plan: dict[str, dict[str, Any]] = {}
     if "open" in used:
@@ -52,8 +55,11 @@ def table_plan(
     if "labels" in used:
         plan["label_list"] = {
             "kind": "labels",
-            "caption": "Label-list accuracy and macro precision / recall / F1 per number of "
-            "candidate labels K.",
+            "headline": label_headline,
+            "caption": "Label-list results per number of candidate labels K: accuracy of the "
+            "answer mapped onto one candidate (Acc), plain inclusion of the label in the raw "
+            "answer (Incl., VLMClassifier's number), macro precision / recall / F1; "
+            f"{_HEADLINES[label_headline]} first.",
         }
     if "supervised" in used:
         plan["supervised"] = {
@@ -82,11 +88,12 @@ def figure_plan(
     elo_tasks: Sequence[str],
     metrics: Mapping[str, Sequence[str]] | None = None,
     elo_criterion: str = "semantic_similarity",
+    label_headline: str = "accuracy",
 ) -> dict[str, dict]:
     """Figure name -> spec (kind, arguments, caption) for a study.
 
     ``metrics`` (task -> its metrics) limits the open-world figures to metrics some task computes;
-    ``elo_criterion`` is named in the Elo captions.
+    ``elo_criterion`` is named in the Elo captions; the label-list sweep plots ``label_headline``.
     """
     plan: dict[str, dict[str, Any]] = {}
     open_tasks = [t for t, p in protocols.items() if p == "open"]
@@ -125,8 +132,9 @@ def figure_plan(
         }  # fmt: skip
     if label_tasks:
         plan["labels_accuracy_vs_k"] = {
-            "kind": "accuracy_vs_k", "tasks": label_tasks,
-            "caption": "Label list: accuracy against the number of candidate labels K.",
+            "kind": "accuracy_vs_k", "tasks": label_tasks, "metric": label_headline,
+            "caption": f"Label list: {_HEADLINES[label_headline]} against the number of "
+            "candidate labels K.",
         }  # fmt: skip
     for task in elo_tasks:
         plan[f"elo_{task}"] = {
@@ -173,7 +181,9 @@ def make_table(
     elif kind == "mcq":
         _, numeric = tables.mcq_table(summary, protocols)
     elif kind == "labels":
-        _, numeric = tables.labels_table(summary, protocols)
+        _, numeric = tables.labels_table(
+            summary, protocols, headline=spec.get("headline", "accuracy")
+        )
     elif kind == "supervised":
         _, numeric = tables.supervised_table(summary, protocols)
     elif kind == "elo":
@@ -213,7 +223,9 @@ def make_figure(
         # (labels-all) has no single K across datasets and stays out of the sweep.
         numbers = {task: re.findall(r"\d+", task) for task in spec["tasks"]}
         task_k = {task: int(found[-1]) for task, found in numbers.items() if found}
-        return figures.plot_accuracy_vs_k(summary, task_k, stem)
+        return figures.plot_accuracy_vs_k(
+            summary, task_k, stem, metric=spec.get("metric", "accuracy")
+        )
     if kind == "elo":
         board = (elo or {}).get(spec["task"], pd.DataFrame())
         return figures.plot_elo(board, stem, title=f"Elo: {spec['task']}")

