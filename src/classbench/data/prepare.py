@@ -20,6 +20,7 @@ from classbench.data.manifest import (
     file_sha256,
 )
 from classbench.data.sources import FETCHERS, REQUIRED_KEYS, curate_classes
+from classbench.data.sources.curation import label_order_by_name
 from classbench.demo.images import GENERATORS, synthetic_image
 from classbench.images import ImageLoadError, load_image
 from classbench.io import write_json, write_parquet
@@ -59,6 +60,10 @@ def prepare_dataset(
             manifest, source_names = FETCHERS[kind](name, dict(spec), staging, cache)
             provenance = manifest.attrs.pop("provenance", None)
             manifest.attrs.clear()
+            reordered = label_order_by_name(name, spec, source_names)
+            if reordered is not None:
+                source_names, new_index = reordered
+                manifest = manifest.assign(label_idx=[new_index[i] for i in manifest["label_idx"]])
             classes = curate_classes(name, spec, source_names)
             manifest = manifest.assign(label=[classes[i] for i in manifest["label_idx"]])
         else:
@@ -132,11 +137,12 @@ def _verify_and_describe(
         "counts": {"images": len(manifest), "classes": len(classes)},
         "checksums": checksums,
     }
-    if spec.get("classes_file"):
-        meta["classes_file"] = {
-            "path": str(spec["classes_file"]),
-            "sha256": file_sha256(spec["classes_file"]),
-        }
+    for key, path in (
+        ("classes_file", spec.get("classes_file")),
+        ("label_order", (spec.get("label_order") or {}).get("file")),
+    ):
+        if path:
+            meta[key] = {"path": str(path), "sha256": file_sha256(path)}
     if provenance:
         # Where the bytes came from (archive and split-file digests, loader fingerprints).
         meta["provenance"] = provenance
