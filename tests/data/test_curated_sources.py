@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import copy
 import io
+import json
+import logging
 import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import datasets
 import pytest
+from fake_hub import fake_hub
 from PIL import Image
 
 from classbench.config import load_yaml, validate
@@ -124,6 +128,87 @@ def test_flowers102_test_takes_foci_names_in_label_order(tmp_path, registry):
     ]  # fmt: skip
     assert "pink-yellow dahlia?" not in load_classes(tmp_path / "out")
     assert meta["classes_file"]["path"].endswith("config/flowers102/foci.txt")
+
+
+# --- ucf101: Google Drive -------------------------------------------------------------------
+
+QUOTA = b"""<!DOCTYPE html><html><head><title>Google Drive - Quota exceeded</title></head><body>
+<p class="uc-error-subcaption">Too many users have viewed or downloaded this file recently.
+</p></body></html>"""
+
+
+def virus_scan(action: str, file_id: str) -> bytes:
+    return f"""<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning</title>
+</head><body><p>Google Drive can't scan this file for viruses.</p>
+<form id="download-form" action="{action}" method="get">
+<input type="submit" id="uc-download-link" value="Download anyway"/>
+<input type="hidden" name="id" value="{file_id}"><input type="hidden" name="export"
+value="download"><input type="hidden" name="confirm" value="t"><input type="hidden"
+name="uuid" value="0a1b2c"></form></body></html>""".encode()
+
+
+def midframes() -> tuple[bytes, bytes]:
+    """A two-class mid-frames zip and its CoOp split."""
+    buffer, split = io.BytesIO(), {"train": [], "val": [], "test": []}
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for label, folder in enumerate(["Apply_Eye_Makeup", "Band_Marching"]):
+            relpath = f"{folder}/v_{folder.replace('_', '')}_g01_c01.jpg"
+            bundle.writestr(f"UCF-101-midframes/{relpath}", image(label))
+            split["test"].append([relpath, label, folder])
+    return buffer.getvalue(), json.dumps(split).encode()
+
+
+def drive_spec(registry: dict[str, Any], base: str) -> tuple[dict[str, Any], str]:
+    spec = copy.deepcopy(registry["ucf101"])
+    url = spec["source"]["archive"]["url"].replace("https://drive.usercontent.google.com", base)
+    spec["source"]["archive"]["url"] = url
+    spec["source"]["split_file"] = {"url": f"{base}/split_zhou_UCF101.json"}
+    spec["expected"] = {"classes": 2, "images": 2}
+    return spec, url.removeprefix(base)
+
+
+def test_ucf101_drive_quota_page_says_how_to_download_by_hand(tmp_path, registry):
+    with fake_hub() as server:
+        spec, path = drive_spec(registry, server.url)
+        server.file("/split_zhou_UCF101.json", 200, midframes()[1])
+        server.file(path, 200, QUOTA, **{"Content-Type": "text/html; charset=utf-8"})
+        with pytest.raises(DatasetError) as caught:
+            prepare_dataset("ucf101", spec, tmp_path / "out", tmp_path / "downloads")
+    message = str(caught.value)
+    manual = tmp_path / "downloads" / "manual" / "UCF-101-midframes.zip"
+    assert "Google Drive answered with its 'Quota exceeded' page" in message
+    assert (f"gdown 'https://drive.google.com/uc?id=10Jqome3vtUA2keJkNanAiFpgbyC9Hc2O' "
+            f"-O {manual}") in message  # fmt: skip
+    assert f"ucf101.source:  archive: {{path: {manual}}}" in message
+    assert not list((tmp_path / "downloads").rglob("*UCF-101-midframes.zip*"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_ucf101_drive_virus_scan_page_is_confirmed_once(tmp_path, registry, caplog):
+    frames, split = midframes()
+    with fake_hub() as server:
+        spec, path = drive_spec(registry, server.url)
+        file_id = "10Jqome3vtUA2keJkNanAiFpgbyC9Hc2O"
+        server.file("/split_zhou_UCF101.json", 200, split)
+        server.file(path, 200, virus_scan(f"{server.url}/download", file_id),
+                    **{"Content-Type": "text/html; charset=utf-8"})  # fmt: skip
+        confirmed = f"/download?id={file_id}&export=download&confirm=t&uuid=0a1b2c"
+        server.file(
+            confirmed,
+            200,
+            frames,
+            **{
+                "Content-Type": "application/octet-stream",
+                "Content-Disposition": 'attachment; filename="UCF-101-midframes.zip"',
+            },
+        )
+        caplog.set_level(logging.INFO)
+        meta = prepare_dataset("ucf101", spec, tmp_path / "out", tmp_path / "downloads")
+        requested = [request[1] for request in server.requests]
+    assert requested.count(confirmed) == 1
+    assert load_classes(tmp_path / "out") == ["apply eye makeup", "band marching"]
+    assert meta["counts"] == {"images": 2, "classes": 2}
+    assert "confirming Google Drive's 'Virus scan warning' page" in caplog.text
 
 
 def test_every_class_list_the_registry_names_is_shipped_and_complete(registry):
