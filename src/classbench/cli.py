@@ -1,8 +1,10 @@
 """The ``classbench`` command line: it parses arguments; the work is in the library.
 
-``classbench import-lmms-eval`` turns the per-sample log of an lmms-eval (or lmms-owc) run, its
-``*_samples_<task>.jsonl``, into a classbench predictions file
-(:mod:`classbench.inference.importer`).
+``classbench preflight`` checks, before a study starts and without downloading anything, that
+every selected dataset and model can be fetched, that the disk can hold them and that the
+executor can run (:mod:`classbench.data.preflight`). ``classbench import-lmms-eval`` turns the
+per-sample log of an lmms-eval (or lmms-owc) run, its ``*_samples_<task>.jsonl``, into a
+classbench predictions file (:mod:`classbench.inference.importer`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from classbench.config import ConfigError, load_study
 from classbench.data import DatasetError
+from classbench.data.preflight import merged_configs, preflight_report
+from classbench.data.preflight_env import slurm_settings
 from classbench.inference.importer import import_lmms_eval, load_task, study_selection
 from classbench.io import DamagedFileError
 
@@ -48,12 +53,57 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep records that match no manifest sample or have no doc_id, as invalid samples",
     )
+
+    pre = commands.add_parser(
+        "preflight",
+        help="check every source, model, the disk and the executor before a study starts",
+        description="Check, without downloading, that the study's datasets and models can be "
+        "fetched, that the disk can hold them and that the executor can run. Prints one table; "
+        "exits 1 when a problem was found. The hub is HF_ENDPOINT (default huggingface.co).",
+    )
+    pre.add_argument(
+        "--configfile",
+        action="append",
+        required=True,
+        help="the study config (as given to snakemake; repeat to merge)",
+    )
+    pre.add_argument("--profile", help="the Snakemake profile folder (profiles/slurm checks Slurm)")
+    pre.add_argument(
+        "--slurm-status-command",
+        choices=["sacct", "squeue"],
+        help="as given to snakemake with the Slurm profile",
+    )
+    pre.add_argument("--resources", default="resources", help="the resources folder")
+    pre.add_argument("--schemas", default="workflow/schemas", help="the JSON schema folder")
+    pre.add_argument(
+        "--no-packages",
+        action="store_true",
+        help="skip the backend package check (jobs bring conda environments)",
+    )
     return parser
+
+
+def _preflight(args: argparse.Namespace) -> int:
+    try:
+        study = load_study(merged_configs(args.configfile), args.schemas, check_packages=False)
+        table, ok = preflight_report(
+            study,
+            resources=args.resources,
+            check_packages=not args.no_packages,
+            slurm=slurm_settings(args.profile, args.slurm_status_command),
+        )
+    except (OSError, ConfigError) as err:
+        print(f"classbench preflight: {err}", file=sys.stderr)
+        return 2
+    print(table)
+    return 0 if ok else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``classbench`` command; returns the exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "preflight":
+        return _preflight(args)
     if args.command == "import-lmms-eval":
         root = args.dataset_root or f"resources/datasets/{args.dataset}"
         out = args.out or f"results/predictions/{args.dataset}/{args.task}/{args.model}.parquet"
