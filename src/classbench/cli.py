@@ -2,7 +2,9 @@
 
 ``classbench preflight`` checks, before a study starts and without downloading anything, that
 every selected dataset and model can be fetched, that the disk can hold them and that the
-executor can run (:mod:`classbench.data.preflight`). ``classbench import-lmms-eval`` turns the
+executor can run (:mod:`classbench.data.preflight`); ``classbench datasets pin`` writes the
+current commits and checksums of the dataset sources into the registry
+(:mod:`classbench.data.pin`). ``classbench import-lmms-eval`` turns the
 per-sample log of an lmms-eval (or lmms-owc) run, its ``*_samples_<task>.jsonl``, into a
 classbench predictions file (:mod:`classbench.inference.importer`).
 """
@@ -13,8 +15,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from classbench.checks import problems, render
 from classbench.config import ConfigError, load_study
 from classbench.data import DatasetError
+from classbench.data.pin import pin_registry
 from classbench.data.preflight import merged_configs, preflight_report
 from classbench.data.preflight_env import slurm_settings
 from classbench.inference.importer import import_lmms_eval, load_task, study_selection
@@ -80,6 +84,24 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the backend package check (jobs bring conda environments)",
     )
+
+    data = commands.add_parser("datasets", help="dataset registry tools")
+    data_commands = data.add_subparsers(dest="datasets_command", required=True)
+    pin = data_commands.add_parser(
+        "pin",
+        help="write the sources' current commits and file checksums into the registry",
+        description="Resolve each hub revision that is not a commit (main) to its current commit "
+        "and record each file's sha256 (hub LFS metadata, the download cache, or --download), "
+        "editing the registry in place with its comments kept.",
+    )
+    pin.add_argument("names", nargs="*", help="datasets to pin (default: every real one)")
+    pin.add_argument("--registry", default="config/datasets.yaml", help="the dataset registry")
+    pin.add_argument("--downloads", default="resources/downloads", help="the download cache")
+    pin.add_argument(
+        "--download",
+        action="store_true",
+        help="download URL files not in the cache to record their sha256",
+    )
     return parser
 
 
@@ -99,11 +121,23 @@ def _preflight(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _pin(args: argparse.Namespace) -> int:
+    try:
+        checks = pin_registry(args.registry, args.names, None, args.downloads, args.download)
+    except (OSError, KeyError, RuntimeError, ValueError) as err:
+        print(f"classbench datasets pin: {err}", file=sys.stderr)
+        return 2
+    print(render(checks, title="datasets pin"))
+    return 1 if problems(checks) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``classbench`` command; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "preflight":
         return _preflight(args)
+    if args.command == "datasets":
+        return _pin(args)
     if args.command == "import-lmms-eval":
         root = args.dataset_root or f"resources/datasets/{args.dataset}"
         out = args.out or f"results/predictions/{args.dataset}/{args.task}/{args.model}.parquet"

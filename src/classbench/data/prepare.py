@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -21,9 +22,12 @@ from classbench.data.manifest import (
 )
 from classbench.data.sources import FETCHERS, REQUIRED_KEYS, curate_classes
 from classbench.data.sources.curation import label_order_by_name
+from classbench.data.sources.pins import floating_references
 from classbench.demo.images import GENERATORS, synthetic_image
 from classbench.images import ImageLoadError, load_image
 from classbench.io import write_json, write_parquet
+
+log = logging.getLogger(__name__)
 
 
 def prepare_dataset(
@@ -56,6 +60,7 @@ def prepare_dataset(
                 raise DatasetError(
                     f"dataset '{name}': source kind '{kind}' needs {', '.join(missing)}"
                 )
+            _warn_floating(name, spec)
             cache = Path(cache_dir) if cache_dir is not None else default_cache_dir(target)
             manifest, source_names = FETCHERS[kind](name, dict(spec), staging, cache)
             provenance = manifest.attrs.pop("provenance", None)
@@ -73,6 +78,21 @@ def prepare_dataset(
         return meta
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+_WARNED_FLOATING: set[str] = set()
+
+
+def _warn_floating(name: str, spec: Mapping[str, Any]) -> None:
+    """Say once per dataset that an unpinned source can change under the study."""
+    floating = floating_references(spec["source"])
+    if floating and name not in _WARNED_FLOATING:
+        _WARNED_FLOATING.add(name)
+        log.warning(
+            "dataset %s: not pinned (%s): the source can change upstream between runs; "
+            "run `classbench datasets pin %s` where the hub can be reached",
+            name, "; ".join(floating), name,
+        )  # fmt: skip
 
 
 def default_cache_dir(out_dir: str | os.PathLike) -> Path:
