@@ -225,3 +225,9 @@ def test_missing_registry_file(tmp_path):
     config = demo(tmp_path)
     config["registries"]["tasks"] = str(tmp_path / "nope.yaml")
     expect_error(config, "nope.yaml", "not found")
+
+
+def test_the_preflight_is_on_by_default_and_can_be_turned_off(tmp_path):
+    assert load_study(demo(tmp_path), SCHEMAS).config["preflight"] is True
+    assert load_study(demo(tmp_path, preflight=False), SCHEMAS).config["preflight"] is False
+    expect_error(demo(tmp_path, preflight="no"), "preflight", "is not of type 'boolean'")

@@ -1,6 +1,8 @@
 # Config, registries and targets. Everything here is plain Python over the validated study.
 import functools
+import os
 import re
+import sys
 
 from classbench.config import (
     CLASSIFIER_BACKENDS,
@@ -9,6 +11,8 @@ from classbench.config import (
     ConfigError,
     load_study,
 )
+from classbench.data.preflight import preflight_report, skip_preflight
+from classbench.data.preflight_env import SlurmSettings
 from classbench.report.build import figure_plan, table_plan
 from classbench.protocols.supervised import MAPPING_KEYS
 
@@ -30,6 +34,29 @@ def check_backend_packages():
         STUDY.check_packages()
     except ConfigError as error:
         raise WorkflowError(f"Invalid configuration: {error}") from None
+
+
+def run_preflight():
+    """Before the first job (never in a dry run): `classbench preflight` on the study, so
+    that a broken source stops the run before anything is submitted.
+    """
+    if not config["preflight"] or skip_preflight(os.environ):
+        return
+    slurm = None
+    if getattr(workflow.executor_plugin, "name", None) == "slurm":
+        status = getattr(workflow.executor_settings, "status_command", None)
+        slurm = SlurmSettings(status_command=status)
+    table, ok = preflight_report(
+        STUDY,
+        check_packages=not workflow.deployment_settings.deployment_method,
+        slurm=slurm,
+    )
+    print(table, file=sys.stderr)
+    if not ok:
+        raise WorkflowError(
+            "preflight: problems found (table above); fix them, or skip the check "
+            "with --config preflight=False"
+        )
 
 
 config = STUDY.config
@@ -106,8 +133,12 @@ def prepare_inputs(wildcards):
     # A curated class-name file is an input, so editing it re-prepares the dataset. Downloads
     # (archives, split files) are not: they live in resources/downloads, pinned by sha256, and
     # gated sets read their token from the environment inside the library, never from params.
-    classes_file = STUDY.datasets[wildcards.dataset].get("classes_file")
-    return {"classes_file": classes_file} if classes_file else {}
+    spec = STUDY.datasets[wildcards.dataset]
+    files = {
+        "classes_file": spec.get("classes_file"),
+        "label_order": spec.get("label_order", {}).get("file"),
+    }
+    return {key: path for key, path in files.items() if path}
 
 
 def embed_inputs(wildcards):
