@@ -22,6 +22,7 @@ include: "workflow/rules/report.smk"
 
 onstart:
     check_backend_packages()
+    run_preflight()
 
 
 rule all:

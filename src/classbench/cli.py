@@ -1,10 +1,14 @@
 """The ``classbench`` command line: it parses arguments; the work is in the library.
 
-``classbench import-lmms-eval`` turns the per-sample log of an lmms-eval (or lmms-owc) run, its
-``*_samples_<task>.jsonl``, into a classbench predictions file
-(:mod:`classbench.inference.importer`). ``classbench compare`` sets a summary beside the anchor
-papers' published numbers (:mod:`classbench.report.reproduction`: the workflow's reproduction
-table and figure, outside the workflow).
+``classbench preflight`` checks, before a study starts and without downloading anything, that
+every selected dataset and model can be fetched, that the disk can hold them and that the
+executor can run (:mod:`classbench.data.preflight`); ``classbench datasets pin`` writes the
+current commits and checksums of the dataset sources into the registry
+(:mod:`classbench.data.pin`). ``classbench import-lmms-eval`` turns the per-sample log of an
+lmms-eval (or lmms-owc) run, its ``*_samples_<task>.jsonl``, into a classbench predictions
+file (:mod:`classbench.inference.importer`). ``classbench compare`` sets a summary beside the
+anchor papers' published numbers (:mod:`classbench.report.reproduction`: the workflow's
+reproduction table and figure, outside the workflow).
 """
 
 from __future__ import annotations
@@ -14,7 +18,12 @@ import sys
 from collections.abc import Sequence
 
 from classbench import paths
+from classbench.checks import problems, render
+from classbench.config import ConfigError, load_study
 from classbench.data import DatasetError
+from classbench.data.pin import pin_registry
+from classbench.data.preflight import merged_configs, preflight_report
+from classbench.data.preflight_env import slurm_settings
 from classbench.inference.importer import import_lmms_eval, load_task, study_selection
 from classbench.io import DamagedFileError
 from classbench.report.reproduction import compare_files
@@ -67,6 +76,51 @@ def _parser() -> argparse.ArgumentParser:
         help="model registry whose variant_of entries map variants to published models "
         "(default config/models.yaml when present)",
     )
+
+    pre = commands.add_parser(
+        "preflight",
+        help="check every source, model, the disk and the executor before a study starts",
+        description="Check, without downloading, that the study's datasets and models can be "
+        "fetched, that the disk can hold them and that the executor can run. Prints one table; "
+        "exits 1 when a problem was found. The hub is HF_ENDPOINT (default huggingface.co).",
+    )
+    pre.add_argument(
+        "--configfile",
+        action="append",
+        required=True,
+        help="the study config (as given to snakemake; repeat to merge)",
+    )
+    pre.add_argument("--profile", help="the Snakemake profile folder (profiles/slurm checks Slurm)")
+    pre.add_argument(
+        "--slurm-status-command",
+        choices=["sacct", "squeue"],
+        help="as given to snakemake with the Slurm profile",
+    )
+    pre.add_argument("--resources", default="resources", help="the resources folder")
+    pre.add_argument("--schemas", default="workflow/schemas", help="the JSON schema folder")
+    pre.add_argument(
+        "--no-packages",
+        action="store_true",
+        help="skip the backend package check (jobs bring conda environments)",
+    )
+
+    data = commands.add_parser("datasets", help="dataset registry tools")
+    data_commands = data.add_subparsers(dest="datasets_command", required=True)
+    pin = data_commands.add_parser(
+        "pin",
+        help="write the sources' current commits and file checksums into the registry",
+        description="Resolve each hub revision that is not a commit (main) to its current commit "
+        "and record each file's sha256 (hub LFS metadata, the download cache, or --download), "
+        "editing the registry in place with its comments kept.",
+    )
+    pin.add_argument("names", nargs="*", help="datasets to pin (default: every real one)")
+    pin.add_argument("--registry", default="config/datasets.yaml", help="the dataset registry")
+    pin.add_argument("--downloads", default="resources/downloads", help="the download cache")
+    pin.add_argument(
+        "--download",
+        action="store_true",
+        help="download URL files not in the cache to record their sha256",
+    )
     return parser
 
 
@@ -86,11 +140,41 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preflight(args: argparse.Namespace) -> int:
+    try:
+        study = load_study(merged_configs(args.configfile), args.schemas, check_packages=False)
+        table, ok = preflight_report(
+            study,
+            resources=args.resources,
+            check_packages=not args.no_packages,
+            slurm=slurm_settings(args.profile, args.slurm_status_command),
+        )
+    except (OSError, ConfigError) as err:
+        print(f"classbench preflight: {err}", file=sys.stderr)
+        return 2
+    print(table)
+    return 0 if ok else 1
+
+
+def _pin(args: argparse.Namespace) -> int:
+    try:
+        checks = pin_registry(args.registry, args.names, None, args.downloads, args.download)
+    except (OSError, KeyError, RuntimeError, ValueError) as err:
+        print(f"classbench datasets pin: {err}", file=sys.stderr)
+        return 2
+    print(render(checks, title="datasets pin"))
+    return 1 if problems(checks) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``classbench`` command; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "compare":
         return _compare(args)
+    if args.command == "preflight":
+        return _preflight(args)
+    if args.command == "datasets":
+        return _pin(args)
     if args.command == "import-lmms-eval":
         root = args.dataset_root or paths.fill(paths.DATASET_DIR, dataset=args.dataset)
         out = args.out or paths.fill(

@@ -304,3 +304,9 @@ def test_a_variant_is_compared_with_the_numbers_published_for_its_model(tmp_path
             content["llava-tiny"]["variant_of"] = "llava-huge"
 
     expect_error(demo(tmp_path, broken), "llava-tiny.variant_of", "'llava-huge'")
+
+
+def test_the_preflight_is_on_by_default_and_can_be_turned_off(tmp_path):
+    assert load_study(demo(tmp_path), SCHEMAS).config["preflight"] is True
+    assert load_study(demo(tmp_path, preflight=False), SCHEMAS).config["preflight"] is False
+    expect_error(demo(tmp_path, preflight="no"), "preflight", "is not of type 'boolean'")

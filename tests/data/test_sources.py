@@ -688,8 +688,7 @@ def test_label_transforms(transforms, source, curated):
 
 def test_every_label_transform_is_in_the_schema():
     schema = load_yaml(REPO / "workflow" / "schemas" / "datasets.schema.yaml")
-    entry = schema["additionalProperties"]["properties"]
-    assert set(entry["label_transform"]["items"]["enum"]) == set(LABEL_TRANSFORMS)
+    assert set(schema["$defs"]["transforms"]["items"]["enum"]) == set(LABEL_TRANSFORMS)
 
 
 def test_class_map_classes_and_classes_file(tmp_path):

@@ -361,3 +361,36 @@ def test_gallery_pages(demo):
             assert standalone.count("data:image/jpeg;base64,") == shown
     page = (demo / "results" / "gallery" / "shapes" / "mcq4.html").read_text()
     assert all(model in page for model in GENERATIVE)
+
+
+def test_preflight_stops_the_run_before_any_job(tmp_path, monkeypatch):
+    """A dataset whose archive is missing stops the run at the preflight, before its
+    preparation starts; `--config preflight=False` (or the environment variable) skips it."""
+    workdir = make_workdir(tmp_path / "preflight")
+    registry = yaml.safe_load((workdir / "config" / "datasets.yaml").read_text())
+    registry["broken"] = {
+        "source": {"kind": "archive", "archive": {"path": "missing.zip"},
+                   "split_file": {"path": "missing.json"}, "split_format": "coop_json",
+                   "split": "test"},
+        "group": "prototypical",
+    }  # fmt: skip
+    (workdir / "config" / "broken.yaml").write_text(yaml.safe_dump(registry, sort_keys=False))
+    configfile = write_config(
+        workdir, "broken-study.yaml",
+        {"datasets": ["broken"], "registries": {"datasets": "config/broken.yaml"}},
+    )  # fmt: skip
+    target = "resources/datasets/broken/manifest.parquet"
+    stopped = snakemake(workdir, target, configfile=configfile, check=False)
+    assert stopped.returncode != 0
+    assert "archive missing.zip does not exist" in stopped.stderr
+    assert "preflight: problems found" in stopped.stderr
+    assert not (workdir / "logs" / "prepare_dataset").exists()  # no job started
+    skipped = snakemake(workdir, target, "--config", "preflight=False", configfile=configfile,
+                        check=False)  # fmt: skip
+    assert "preflight:" not in skipped.stderr
+    log = workdir / "logs" / "prepare_dataset" / "broken.log"
+    assert "missing.json does not exist" in log.read_text()  # it ran, and failed
+    log.unlink()
+    monkeypatch.setenv("CLASSBENCH_SKIP_PREFLIGHT", "1")
+    skipped = snakemake(workdir, target, configfile=configfile, check=False)
+    assert "preflight:" not in skipped.stderr and log.exists()

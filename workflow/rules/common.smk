@@ -2,7 +2,9 @@
 # Each rule's own input and params functions are in the <rules>.functions.smk file beside it;
 # every path comes from classbench.paths. Everything here is plain Python over the study.
 import functools
+import os
 import re
+import sys
 
 from classbench import paths
 from classbench.config import (
@@ -12,6 +14,8 @@ from classbench.config import (
     ConfigError,
     load_study,
 )
+from classbench.data.preflight import preflight_report, skip_preflight
+from classbench.data.preflight_env import SlurmSettings
 from classbench.report.build import figure_plan, table_plan
 
 try:
@@ -32,6 +36,29 @@ def check_backend_packages():
         STUDY.check_packages()
     except ConfigError as error:
         raise WorkflowError(f"Invalid configuration: {error}") from None
+
+
+def run_preflight():
+    """Before the first job (never in a dry run): `classbench preflight` on the study, so
+    that a broken source stops the run before anything is submitted.
+    """
+    if not config["preflight"] or skip_preflight(os.environ):
+        return
+    slurm = None
+    if getattr(workflow.executor_plugin, "name", None) == "slurm":
+        status = getattr(workflow.executor_settings, "status_command", None)
+        slurm = SlurmSettings(status_command=status)
+    table, ok = preflight_report(
+        STUDY,
+        check_packages=not workflow.deployment_settings.deployment_method,
+        slurm=slurm,
+    )
+    print(table, file=sys.stderr)
+    if not ok:
+        raise WorkflowError(
+            "preflight: problems found (table above); fix them, or skip the check "
+            "with --config preflight=False"
+        )
 
 
 config = STUDY.config

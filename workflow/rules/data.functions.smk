@@ -5,8 +5,12 @@ def prepare_inputs(wildcards):
     # A curated class-name file is an input, so editing it re-prepares the dataset. Downloads
     # (archives, split files) are not: they live in resources/downloads, pinned by sha256, and
     # gated sets read their token from the environment inside the library, never from params.
-    classes_file = STUDY.datasets[wildcards.dataset].get("classes_file")
-    return {"classes_file": classes_file} if classes_file else {}
+    spec = STUDY.datasets[wildcards.dataset]
+    files = {
+        "classes_file": spec.get("classes_file"),
+        "label_order": spec.get("label_order", {}).get("file"),
+    }
+    return {key: path for key, path in files.items() if path}
 
 
 def dataset_spec(wildcards):

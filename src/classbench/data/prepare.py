@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -20,9 +21,13 @@ from classbench.data.manifest import (
     file_sha256,
 )
 from classbench.data.sources import FETCHERS, REQUIRED_KEYS, curate_classes
+from classbench.data.sources.curation import label_order_by_name
+from classbench.data.sources.pins import floating_references
 from classbench.demo.images import GENERATORS, synthetic_image
 from classbench.images import ImageLoadError, load_image
 from classbench.io import write_json, write_parquet
+
+log = logging.getLogger(__name__)
 
 
 def prepare_dataset(
@@ -55,10 +60,15 @@ def prepare_dataset(
                 raise DatasetError(
                     f"dataset '{name}': source kind '{kind}' needs {', '.join(missing)}"
                 )
+            _warn_floating(name, spec)
             cache = Path(cache_dir) if cache_dir is not None else default_cache_dir(target)
             manifest, source_names = FETCHERS[kind](name, dict(spec), staging, cache)
             provenance = manifest.attrs.pop("provenance", None)
             manifest.attrs.clear()
+            reordered = label_order_by_name(name, spec, source_names)
+            if reordered is not None:
+                source_names, new_index = reordered
+                manifest = manifest.assign(label_idx=[new_index[i] for i in manifest["label_idx"]])
             classes = curate_classes(name, spec, source_names)
             manifest = manifest.assign(label=[classes[i] for i in manifest["label_idx"]])
         else:
@@ -68,6 +78,21 @@ def prepare_dataset(
         return meta
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+_WARNED_FLOATING: set[str] = set()
+
+
+def _warn_floating(name: str, spec: Mapping[str, Any]) -> None:
+    """Say once per dataset that an unpinned source can change under the study."""
+    floating = floating_references(spec["source"])
+    if floating and name not in _WARNED_FLOATING:
+        _WARNED_FLOATING.add(name)
+        log.warning(
+            "dataset %s: not pinned (%s): the source can change upstream between runs; "
+            "run `classbench datasets pin %s` where the hub can be reached",
+            name, "; ".join(floating), name,
+        )  # fmt: skip
 
 
 def default_cache_dir(out_dir: str | os.PathLike) -> Path:
@@ -132,11 +157,12 @@ def _verify_and_describe(
         "counts": {"images": len(manifest), "classes": len(classes)},
         "checksums": checksums,
     }
-    if spec.get("classes_file"):
-        meta["classes_file"] = {
-            "path": str(spec["classes_file"]),
-            "sha256": file_sha256(spec["classes_file"]),
-        }
+    for key, path in (
+        ("classes_file", spec.get("classes_file")),
+        ("label_order", (spec.get("label_order") or {}).get("file")),
+    ):
+        if path:
+            meta[key] = {"path": str(path), "sha256": file_sha256(path)}
     if provenance:
         # Where the bytes came from (archive and split-file digests, loader fingerprints).
         meta["provenance"] = provenance

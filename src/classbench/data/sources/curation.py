@@ -5,6 +5,11 @@ Sources spell classes their own way ("AM General Hummer SUV 2000", "001.Black_fo
 Hummer SUV", OpenAI CLIP's ImageNet names, CoOp's "indoor apse"). A registry entry curates with,
 in this order of precedence:
 
+- ``label_order``: ``{file, match}``, when the source numbers its classes differently from the
+  benchmark. The file lists the benchmark's classes in its label order; each source class is
+  matched BY NAME to the one line whose ``match``-transformed text equals it, its samples take that
+  line's index, and the file's lines replace the source's names before the rules below (so a
+  mirror whose ClassLabel order is not the standard one cannot swap two classes silently);
 - ``classes`` (inline) or ``classes_file`` (one name per line): the final names, used as-is and
   index-aligned with the source's label ids;
 - ``class_map``: ``{source name: curated name}`` for the classes it names (every key must exist);
@@ -41,6 +46,11 @@ def _sun397_path(name: str) -> str:
     return " ".join(reversed(parts))
 
 
+def _strip_index_folder(name: str) -> str:
+    # SUN397's one-letter index folder: "a/apse/indoor" -> "apse/indoor".
+    return re.sub(r"^/?[a-z]/", "", name)
+
+
 LABEL_TRANSFORMS: dict[str, Callable[[str], str]] = {
     "underscores_to_spaces": lambda name: name.replace("_", " "),
     "lower": str.lower,
@@ -51,16 +61,63 @@ LABEL_TRANSFORMS: dict[str, Callable[[str], str]] = {
     "strip_numeric_prefix": lambda name: re.sub(r"^\d+[._\- ]+", "", name),
     "year_first": _year_first,
     "sun397_path": _sun397_path,
+    "strip_index_folder": _strip_index_folder,
+    "slashes_to_spaces": lambda name: name.strip("/").replace("/", " "),
 }
 
 
 def read_class_file(name: str, path: str | Path) -> list[str]:
-    """Class names from a text file, one per line, blank lines ignored."""
+    """Class names from a text file, one per line; blank lines and ``#`` comment lines ignored."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"dataset '{name}': class-name file {path} does not exist")
     lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    return [line for line in lines if line]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _apply(name: str, transforms: Sequence[str] | str, label: str) -> str:
+    for transform in [transforms] if isinstance(transforms, str) else transforms:
+        if transform not in LABEL_TRANSFORMS:
+            known = ", ".join(sorted(LABEL_TRANSFORMS))
+            raise DatasetError(
+                f"dataset '{name}': unknown label_transform '{transform}' (known: {known})"
+            )
+        label = LABEL_TRANSFORMS[transform](label)
+    return label
+
+
+def label_order_by_name(
+    name: str, spec: Mapping[str, Any], source_names: Sequence[str]
+) -> tuple[list[str], list[int]] | None:
+    """``(ordered names, new index of each source label)`` for an entry with ``label_order``.
+
+    ``None`` when the entry keeps the source's order. Every source class must match exactly one
+    line and every line one source class; anything else stops with the names that did not match.
+    """
+    order = spec.get("label_order")
+    if not order:
+        return None
+    lines = read_class_file(name, order["file"])
+    keys = [_apply(name, order.get("match") or [], line) for line in lines]
+    position: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        if key in position:
+            raise DatasetError(
+                f"dataset '{name}': {order['file']}: lines {position[key] + 1} and {index + 1} "
+                f"both match the source name {key!r}"
+            )
+        position[key] = index
+    source_names = [str(label) for label in source_names]
+    unknown = [label for label in source_names if label not in position]
+    unused = sorted(set(keys) - set(source_names))
+    if unknown or unused or len(source_names) != len(lines):
+        raise DatasetError(
+            f"dataset '{name}': the source's {len(source_names)} classes do not match the "
+            f"{len(lines)} of {order['file']} by name"
+            + (f"; not in the file: {', '.join(map(repr, unknown[:5]))}" if unknown else "")
+            + (f"; not in the source: {', '.join(map(repr, unused[:5]))}" if unused else "")
+        )
+    return lines, [position[label] for label in source_names]
 
 
 def curate_classes(name: str, spec: Mapping[str, Any], source_names: Sequence[str]) -> list[str]:
@@ -85,22 +142,10 @@ def curate_classes(name: str, spec: Mapping[str, Any], source_names: Sequence[st
             + ", ".join(repr(key) for key in unknown[:10])
         )
     transforms = spec.get("label_transform") or []
-    if isinstance(transforms, str):
-        transforms = [transforms]
-    for transform in transforms:
-        if transform not in LABEL_TRANSFORMS:
-            known = ", ".join(sorted(LABEL_TRANSFORMS))
-            raise DatasetError(
-                f"dataset '{name}': unknown label_transform '{transform}' (known: {known})"
-            )
-    names = []
-    for label in source_names:
-        if label in mapping:
-            names.append(mapping[label])
-            continue
-        for transform in transforms:
-            label = LABEL_TRANSFORMS[transform](label)
-        names.append(label)
+    names = [
+        mapping[label] if label in mapping else _apply(name, transforms, label)
+        for label in source_names
+    ]
     return _warn_duplicates(name, names)
 
 

@@ -10,6 +10,7 @@ is checked after every fetch, so a truncated or substituted file never reaches a
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import posixpath
@@ -24,15 +25,13 @@ import huggingface_hub
 from tqdm import tqdm
 
 from classbench.data.manifest import DatasetError
+from classbench.data.sources import drive
 from classbench.data.sources.auth import hub_errors
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 TIMEOUT_S = 60
-# What a file host answers instead of the file when it wants a login, a quota or a virus-scan
-# confirmation (Google Drive does all three); such a page must not be taken for an archive.
-_WEB_PAGE_MARKERS = (b"<!doctype html", b"<html")
 
 
 def describe(resource: Mapping[str, Any]) -> str:
@@ -123,48 +122,78 @@ def _download_url(name: str, resource: Mapping[str, Any], folder: Path, what: st
     headers = {"User-Agent": "classbench"}
     if done:
         headers["Range"] = f"bytes={done}-"
-    try:
-        response = urllib.request.urlopen(  # http(s) only: the schema enforces the scheme
-            urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S
-        )
-    except urllib.error.HTTPError as err:
-        if err.code == 416 and done:  # the part file is already complete
+    request_url = url
+    # A second request only to confirm Google Drive's virus-scan page.
+    for confirmations in range(2):
+        response = _open(name, request_url, headers, what)
+        if response is None:  # the part file was already complete
             os.replace(partial, target)
             return target
+        with response:
+            first = response.read(CHUNK)
+            if response.status != 206 and drive.looks_like_page(
+                response.headers.get("Content-Type"), first
+            ):
+                body = first + response.read(drive.PAGE_LIMIT - len(first))
+                page = drive.read_page(request_url, body)
+                if page is not None and page.confirm_url and confirmations == 0:
+                    log.info("dataset %s: confirming Google Drive's '%s' page", name, page.title)
+                    request_url = page.confirm_url
+                    continue
+                raise DatasetError(_page_message(name, url, resource, folder, what, page))
+            _write(name, response, first, partial, done, url)
+        break
+    os.replace(partial, target)
+    return target
+
+
+def _open(name: str, url: str, headers: Mapping[str, str], what: str) -> Any:
+    """The response to a GET of ``url``; ``None`` when a range request finds the file complete."""
+    try:
+        return urllib.request.urlopen(  # http(s) only: the schema enforces the scheme
+            urllib.request.Request(url, headers=dict(headers)), timeout=TIMEOUT_S
+        )
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and "Range" in headers:
+            return None
         raise DatasetError(f"dataset '{name}': downloading {what} {url} failed: {err}") from err
     except (urllib.error.URLError, OSError) as err:
         raise DatasetError(f"dataset '{name}': downloading {what} {url} failed: {err}") from err
-    with response:
-        resumed = done and response.status == 206
-        if not resumed:
-            done = 0  # the server ignored the range: start over
-        length = response.headers.get("Content-Length")
-        total = done + int(length) if length else None
-        first = True
-        with (
-            open(partial, "ab" if resumed else "wb") as handle,
-            tqdm(total=total, initial=done, desc=f"download {name}", unit="B",
-                 unit_scale=True) as bar,
-        ):  # fmt: skip
-            for block in iter(lambda: response.read(CHUNK), b""):
-                if (
-                    first
-                    and not resumed
-                    and block[:512].lstrip().lower().startswith(_WEB_PAGE_MARKERS)
-                ):
-                    partial.unlink(missing_ok=True)
-                    raise DatasetError(
-                        f"dataset '{name}': {url} returned a web page instead of the {what} "
-                        "(a login, quota or confirmation page); download it by hand and point "
-                        "the entry's `path:` at it"
-                    )
-                first = False
-                handle.write(block)
-                bar.update(len(block))
+
+
+def _write(name: str, response: Any, first: bytes, partial: Path, done: int, url: str) -> None:
+    """Append (a 206 answer to a range request) or write the response body to ``partial``."""
+    resumed = bool(done) and response.status == 206
+    if not resumed:
+        done = 0  # the server ignored the range: start over
+    length = response.headers.get("Content-Length")
+    total = done + int(length) if length else None
+    with (
+        open(partial, "ab" if resumed else "wb") as handle,
+        tqdm(total=total, initial=done, desc=f"download {name}", unit="B", unit_scale=True) as bar,
+    ):
+        for block in itertools.chain([first], iter(lambda: response.read(CHUNK), b"")):
+            handle.write(block)
+            bar.update(len(block))
     if total is not None and partial.stat().st_size != total:
         raise DatasetError(
             f"dataset '{name}': download of {url} stopped at {partial.stat().st_size} of "
             f"{total} bytes; run again to resume"
         )
-    os.replace(partial, target)
-    return target
+
+
+def _page_message(
+    name: str,
+    url: str,
+    resource: Mapping[str, Any],
+    folder: Path,
+    what: str,
+    page: drive.DrivePage | None,
+) -> str:
+    filename = resource.get("filename") or posixpath.basename(urllib.parse.urlparse(url).path)
+    if page is not None or drive.is_drive_url(url):
+        return drive.manual_download(name, url, filename, folder.parent / "manual", what, page)
+    return (
+        f"dataset '{name}': {url} returned a web page instead of the {what} (a login, quota or "
+        f"confirmation page); download it by hand and point the entry's `path:` at it"
+    )
