@@ -11,6 +11,7 @@ from classbench.config import (
 )
 from classbench.report.build import figure_plan, table_plan
 from classbench.protocols.supervised import MAPPING_KEYS
+from classbench.scoring.text_encoders import mapping_encoder_spec
 
 try:
     STUDY = load_study(
@@ -38,6 +39,14 @@ MINER = config.get("option_miner")
 JUDGE = STUDY.judge_model
 NLI = STUDY.nli_model
 PROTOCOLS = {task: STUDY.protocol(task) for task in config["tasks"]}
+try:
+    MAPPING_ENCODER = mapping_encoder_spec(
+        config["scoring"]["mapping_encoder"],
+        {name: STUDY.answer_spec(name) for name in STUDY.models},
+        config["sentence_encoder"],
+    )
+except ValueError as error:
+    raise WorkflowError(f"Invalid configuration: {error}") from None
 
 
 def _alternatives(names):
@@ -168,7 +177,18 @@ def score_inputs(wildcards):
         inputs["judge"] = judge_file(job)
     if _maps_with_nli(job.task):
         inputs.update({f"nli_{k}": v for k, v in _model_inputs(NLI).items()})
+    if STUDY.datasets[job.dataset].get("label_sets"):
+        inputs["manifest"] = dataset_files(job.dataset)["manifest"]
+    if _maps_to_classes(job.task):
+        inputs["classes"] = dataset_files(job.dataset)["classes"]
+        encoder = MAPPING_ENCODER.get("name")
+        if encoder in STUDY.models:
+            inputs.update({f"mapping_{k}": v for k, v in _model_inputs(encoder).items()})
     return inputs
+
+
+def _maps_to_classes(task):
+    return "mapped_accuracy" in STUDY.tasks[task]["metrics"]
 
 
 def _maps_with_nli(task):
@@ -366,6 +386,8 @@ def score_params(wildcards):
     }
     if _maps_with_nli(job.task):
         params["nli_model"] = _model_spec(NLI)
+    if _maps_to_classes(job.task):
+        params["mapping_encoder"] = MAPPING_ENCODER
     return params
 
 

@@ -1,16 +1,25 @@
 from functools import cache
 
+from classbench.data import load_classes
 from classbench.io import read_metadata, read_parquet, write_parquet
 from classbench.logs import to_log_file
 from classbench.scoring.label_mapping import load_nli_classifier
 from classbench.scoring.metrics import load_sentence_encoder, load_spacy
 from classbench.scoring.score import score_predictions
+from classbench.scoring.text_encoders import load_mapping_encoder
 
 to_log_file(snakemake.log[0])
 params = snakemake.params.scoring
 predictions = read_parquet(snakemake.input.predictions)
 judge_path = snakemake.input.get("judge")
 judge = read_parquet(judge_path) if judge_path else None
+manifest_path = snakemake.input.get("manifest")
+label_sets = None
+if manifest_path:
+    manifest = read_parquet(manifest_path)
+    label_sets = dict(zip(manifest["sample_id"].astype(str), manifest["label_sets"], strict=True))
+classes_path = snakemake.input.get("classes")
+classes = load_classes(classes_path.rsplit("/", 1)[0]) if classes_path else None
 scores = score_predictions(
     predictions,
     params["task_spec"],
@@ -19,6 +28,9 @@ scores = score_predictions(
     nlp_loader=cache(lambda: load_spacy(params["spacy_model"])),
     judge=judge,
     nli_loader=cache(lambda: load_nli_classifier(params["nli_model"])),
+    classes=classes,
+    mapping_encoder_loader=cache(lambda: load_mapping_encoder(params["mapping_encoder"])),
+    label_sets=label_sets,
 )
 metadata = {"predictions": read_metadata(snakemake.input.predictions), "scoring": params}
 write_parquet(scores, snakemake.output[0], metadata=metadata)
