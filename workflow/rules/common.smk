@@ -115,8 +115,12 @@ def prepare_inputs(wildcards):
     # A curated class-name file is an input, so editing it re-prepares the dataset. Downloads
     # (archives, split files) are not: they live in resources/downloads, pinned by sha256, and
     # gated sets read their token from the environment inside the library, never from params.
-    classes_file = STUDY.datasets[wildcards.dataset].get("classes_file")
-    return {"classes_file": classes_file} if classes_file else {}
+    spec = STUDY.datasets[wildcards.dataset]
+    inputs = {"classes_file": spec["classes_file"]} if spec.get("classes_file") else {}
+    # a local label-set file too (a download is pinned by its sha256 instead)
+    if "path" in spec.get("label_sets", {}):
+        inputs["label_sets"] = spec["label_sets"]["path"]
+    return inputs
 
 
 def embed_inputs(wildcards):
@@ -233,7 +237,12 @@ def elo_files():
     ]
 
 
-TABLES = table_plan(PROTOCOLS, STUDY.elo_tasks, config["elo"]["criterion"])
+TABLES = table_plan(
+    PROTOCOLS,
+    STUDY.elo_tasks,
+    config["elo"]["criterion"],
+    multi_label=any(STUDY.datasets[d].get("label_sets") for d in config["datasets"]),
+)
 FIGURES = figure_plan(
     PROTOCOLS,
     STUDY.elo_tasks,

@@ -54,7 +54,8 @@ __all__ = [
 PARSE_FAILURE = "parse_failure"
 # A reasoning task's rows scored on its extracted final answer (metrics suffixed ``_final``).
 FINAL_ANSWER_ROWS = " (final answer)"
-OPEN_METRICS = ("textual_inclusion", "llm_inclusion", "semantic_similarity", "concept_similarity")
+OPEN_METRICS = ("textual_inclusion", "llm_inclusion", "semantic_similarity", "concept_similarity",
+                "mapped_accuracy")  # fmt: skip
 LABEL_METRICS = ("accuracy", "macro_precision", "macro_recall", "macro_f1")
 
 # Long names of the metrics' columns, for axis labels and captions.
