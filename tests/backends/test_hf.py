@@ -242,3 +242,15 @@ def test_prompt_template_replaces_the_chat_template(tmp_path):
     images = [Image.new("RGB", (60, 40), "red"), Image.new("RGB", (40, 60), "blue")]
     answers = plain.generate(images, ["a", "bb"], max_new_tokens=3)
     assert all(a.error is None and a.tokens_out == 3 for a in answers)
+
+
+def test_shuffled_batches_answer_in_input_order(qwen):
+    expected = summary(run(qwen, 1))
+    qwen.batch_order = "shuffled"
+    try:
+        assert summary(run(qwen, 2)) == expected
+    finally:
+        qwen.batch_order = "sorted"
+    assert qwen.info()["batch_order"] == "sorted"
+    with pytest.raises(BackendError, match="batch_order"):
+        HFBackend({"checkpoint": "unused", "batch_order": "random"})
