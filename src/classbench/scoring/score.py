@@ -135,12 +135,12 @@ def score_predictions(
                 else:
                     scores[name + suffix] = np.where(valid, column_values, np.nan)
             scored.append((metric, inputs))
-        multi = [(metric, inputs) for metric, inputs in scored if metric.multi_label]
+        multi = [(metric, read) for metric, read in scored if metric.multi_label]
         if sets is not None and multi:
             # after the single-label pass, so its label-independent work is reused
             pairs = _SetPairs(sets, context)
-            for metric, inputs in multi:
-                for name, column_values in pairs.score(metric, inputs).items():
+            for metric, read in multi:
+                for name, column_values in pairs.score(metric, read).items():
                     scores[name + MULTI_SUFFIX + suffix] = np.where(valid, column_values, np.nan)
     return scores
 
@@ -176,7 +176,7 @@ class _SetPairs:
         """The metric's score columns against the sets: the best over each set (NaN only when
         every label's score is), NaN for an empty set."""
         assert metric.per_sample is not None
-        flat_inputs = [inputs[i] for i in self.owner]
+        flat_inputs = [inputs[int(i)] for i in self.owner]
         computed = _columns(metric, metric.per_sample(flat_inputs, self.labels, self.context))
         out = {}
         for name, values in computed.items():
