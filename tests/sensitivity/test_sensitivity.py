@@ -13,6 +13,7 @@ from classbench.sensitivity.measure import compare_runs, paired_difference, resu
 from classbench.sensitivity.plan import (
     Setting,
     headline_metric,
+    plan_runs,
     sensitivity_sample,
     settings_for,
 )
@@ -152,3 +153,24 @@ def test_table_and_figure(tmp_path):
     assert "50.0" in (tmp_path / "sensitivity.md").read_text()
     paths = plot_sensitivity(results_frame(rows), tmp_path / "sensitivity")
     assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size for p in paths)
+
+
+def test_the_plan_of_a_config_section():
+    tasks = {"mcq4": MCQ, "owc-base": OPEN}
+    models = {"m": HF}
+    section = {"dataset": "d", "tasks": ["owc-base", "mcq4"], "models": ["m"],
+               "factors": ["batch_size", "distractors"]}  # fmt: skip
+    jobs = {("d", "owc-base", "m"), ("d", "mcq4", "m")}
+    runs = plan_runs(section, tasks=tasks, models=models, jobs=jobs, label_sets=False,
+                     default_encoder="minilm")  # fmt: skip
+    assert [(r["task"], [s["factor"] for s in r["settings"]]) for r in runs] == [
+        ("owc-base", ["batch_size"]),
+        ("mcq4", ["batch_size", "distractors"]),
+    ]
+    assert runs[1]["settings"][1] == {
+        "factor": "distractors", "level": "random", "model": {},
+        "task": {"distractors": "random"}, "scoring": {},
+    }  # fmt: skip
+    with pytest.raises(ValueError, match=r"\(d, mcq4, m\) is not a job of the study"):
+        plan_runs(section, tasks=tasks, models=models, jobs=jobs - {("d", "mcq4", "m")},
+                  label_sets=False, default_encoder="minilm")  # fmt: skip

@@ -203,3 +203,35 @@ def results_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """The report's long frame (:data:`RESULT_COLUMNS`)."""
     frame = pd.DataFrame(list(rows), columns=RESULT_COLUMNS)
     return frame.astype({"n": "int64", "exceeds": "boolean"})
+
+
+def measure_runs(
+    *,
+    dataset: str,
+    runs: Sequence[Mapping[str, Any]],
+    sample_ids: Sequence[str],
+    defaults: Mapping[tuple[str, str], pd.DataFrame],
+    changed: Mapping[tuple[str, str, str], pd.DataFrame],
+    score: Scorer,
+    default_scoring: Mapping[str, Any],
+    metrics: Mapping[str, str] | None = None,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The report's long frame for every run: ``runs`` are dicts with ``task``, ``model``,
+    ``protocol``, ``task_spec`` and ``settings`` (dicts of :class:`Setting`'s fields);
+    ``defaults`` the main study's predictions per (task, model), ``changed`` each inference
+    setting's per (task, model, setting name)."""
+    rows: list[dict[str, Any]] = []
+    for run in runs:
+        task, model = run["task"], run["model"]
+        settings = [Setting(**setting) for setting in run["settings"]]
+        rows += compare_runs(
+            dataset=dataset, task=task, model=model, protocol=run["protocol"],
+            task_spec=run["task_spec"], sample_ids=sample_ids, default=defaults[(task, model)],
+            changed={s.name: changed[(task, model, s.name)] for s in settings if s.infers},
+            settings=settings, score=score, default_scoring=default_scoring, metrics=metrics,
+            n_resamples=n_resamples, confidence=confidence, seed=seed,
+        )  # fmt: skip
+    return results_frame(rows)

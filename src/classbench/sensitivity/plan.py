@@ -21,8 +21,8 @@ the changed inference settings are run again, on the report's image sample.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -132,3 +132,47 @@ def sensitivity_sample(
     serve as every factor's default), stratified by class and seeded."""
     evaluated = stratified_limit(manifest, study_limit, seed, dataset)
     return stratified_limit(evaluated, images, seed, f"{dataset}/sensitivity")
+
+
+def plan_runs(
+    sensitivity: Mapping[str, Any],
+    *,
+    tasks: Mapping[str, Mapping[str, Any]],
+    models: Mapping[str, Mapping[str, Any]],
+    jobs: Collection[tuple[str, str, str]],
+    label_sets: bool,
+    default_encoder: str,
+) -> list[dict[str, Any]]:
+    """Every (task, model) of the config's ``sensitivity`` section with its changed settings.
+
+    ``models`` are the registry entries (batch size and dtype included), ``jobs`` the study's
+    (dataset, task, model) triples: each pair must be one, since the study's own run is the
+    default. Returns plain dicts (workflow params).
+    """
+    dataset = sensitivity["dataset"]
+    runs = []
+    for task in sensitivity["tasks"]:
+        for model in sensitivity["models"]:
+            if (dataset, task, model) not in jobs:
+                raise ValueError(
+                    f"sensitivity: ({dataset}, {task}, {model}) is not a job of the study, so "
+                    "it has no default run to compare with"
+                )
+            settings = settings_for(
+                task=tasks[task],
+                model=models[model],
+                factors=sensitivity.get("factors", FACTORS),
+                mapping_encoders=sensitivity.get("mapping_encoders", ()),
+                default_encoder=default_encoder,
+                label_sets=label_sets,
+            )
+            runs.append(
+                {
+                    "task": task,
+                    "model": model,
+                    "protocol": tasks[task]["protocol"],
+                    "task_spec": dict(tasks[task]),
+                    "settings": [asdict(setting) for setting in settings],
+                }
+            )
+    return runs

@@ -11,8 +11,8 @@ import pandas as pd
 from classbench.report import figure_parts as parts
 from classbench.report.formatting import format_table
 from classbench.report.frames import STAT, STATS, VALUE
-from classbench.scoring.registry import long_label
-from classbench.sensitivity.plan import DEFAULT, FACTORS
+from classbench.scoring.registry import long_label, short_label
+from classbench.sensitivity.plan import DEFAULT
 
 INDEX = ["task", "model", "factor", "setting", "metric"]
 NOTE = (
@@ -23,10 +23,13 @@ NOTE = (
 
 
 def _ordered(results: pd.DataFrame) -> pd.DataFrame:
-    rank = {factor: i for i, factor in enumerate([DEFAULT, *FACTORS])}
-    order = results.assign(_factor=results["factor"].map(rank).fillna(len(rank)))
-    order = order.sort_values(["task", "model", "_factor"], kind="stable")
-    return order.drop(columns="_factor")
+    """Tasks and models in order of first appearance; within each, the rows as measured (a
+    metric's default row right before the first setting read on it)."""
+    tasks = {task: i for i, task in enumerate(dict.fromkeys(results["task"]))}
+    models = {model: i for i, model in enumerate(dict.fromkeys(results["model"]))}
+    keys = results.assign(_task=results["task"].map(tasks), _model=results["model"].map(models))
+    ordered = keys.sort_values(["_task", "_model"], kind="stable")
+    return ordered.drop(columns=["_task", "_model"])
 
 
 def sensitivity_table(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -106,6 +109,11 @@ def plot_sensitivity(results: pd.DataFrame, stem: str | Path) -> list[Path]:
             ax.invert_yaxis()
             ax.grid(axis="y", visible=False)
             metrics = ", ".join(long_label(m) for m in dict.fromkeys(frame["metric"]))
+            metrics = (
+                metrics
+                if len(metrics) <= 40
+                else ", ".join(short_label(m) or m for m in dict.fromkeys(frame["metric"]))
+            )
             ax.set_title(f"{task} ({metrics})", fontsize=9)
         axes[-1].set_xlabel("difference from the default (percentage points)")
         fig.suptitle(title)
