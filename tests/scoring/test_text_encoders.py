@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from classbench.demo.models import build_tiny_model
+from classbench.demo import build_tiny_model
 from classbench.scoring.registry import nearest_classes
 from classbench.scoring.text_encoders import (
     TextTower,
