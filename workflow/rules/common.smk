@@ -187,7 +187,9 @@ def score_inputs(wildcards):
         inputs["classes"] = dataset_files(job.dataset)["classes"]
         encoder = MAPPING_ENCODER.get("name")
         if encoder in STUDY.models:
-            inputs.update({f"mapping_{k}": v for k, v in _model_inputs(encoder).items()})
+            inputs.update(
+                {f"mapping_{k}": v for k, v in _model_inputs(encoder).items()}
+            )
     return inputs
 
 
