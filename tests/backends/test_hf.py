@@ -267,3 +267,15 @@ def test_a_plain_prompt_template_cannot_hold_a_conversation(tmp_path):
     [answer] = plain.generate(IMAGES[:1], [FollowUp("Next?", [("First?", "A.")])],
                               max_new_tokens=2)  # fmt: skip
     assert answer.text is None and "chat template" in answer.error
+
+
+def test_shuffled_batches_answer_in_input_order(qwen):
+    expected = summary(run(qwen, 1))
+    qwen.batch_order = "shuffled"
+    try:
+        assert summary(run(qwen, 2)) == expected
+    finally:
+        qwen.batch_order = "sorted"
+    assert qwen.info()["batch_order"] == "sorted"
+    with pytest.raises(BackendError, match="batch_order"):
+        HFBackend({"checkpoint": "unused", "batch_order": "random"})

@@ -588,3 +588,31 @@ def test_a_model_that_answers_nothing_fails_its_job_and_keeps_its_chunks(
     rows = evaluate(**kwargs)
     assert len(back.prompts) == 18 and rows["error"].isna().all()
     assert read_metadata(output)["resume"]["computed"] == 18
+
+
+def test_a_sample_is_asked_alone_and_a_shuffled_order_changes_only_the_batches(
+    prepared, tmp_path, monkeypatch
+):
+    seen: list[str] = []
+    backend = Fake(reply=lambda prompt, digest: seen.append(digest) or digest)
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: backend)
+    task = {"protocol": "open", "prompt": "What is this?", "max_new_tokens": 8,
+            "metrics": ["textual_inclusion"]}  # fmt: skip
+    sample = load_manifest(prepared)["sample_id"].iloc[[1, 4, 7, 10, 13]].tolist()
+    kwargs = {
+        "dataset_root": prepared, "dataset_name": "shapes", "dataset_spec": SPEC,
+        "task_name": "owc-base", "task": task, "model_name": "fake", "seed": 1,
+        "chunk_size": 2, "image_workers": 1, "sample_ids": sample,
+    }  # fmt: skip
+    in_order = evaluate(**kwargs, model_spec=MODEL_SPEC, output=tmp_path / "sorted.parquet")
+    asked_in_order = list(seen)
+    shuffled = {**MODEL_SPEC, "batch_order": "shuffled"}
+    reordered = evaluate(**kwargs, model_spec=shuffled, output=tmp_path / "shuffled.parquet")
+    asked_shuffled = seen[len(asked_in_order) :]
+    # only the sample is asked, and both files list it in the dataset's order
+    assert in_order["sample_id"].tolist() == sample == reordered["sample_id"].tolist()
+    assert in_order["raw"].tolist() == asked_in_order
+    assert reordered["raw"].tolist() == in_order["raw"].tolist()
+    # the shuffled run asked the same images in another order, so other images share a chunk
+    assert sorted(asked_shuffled) == sorted(asked_in_order)
+    assert asked_shuffled != asked_in_order

@@ -370,3 +370,26 @@ def test_score_chips_follow_the_declarations() -> None:
     assert "SS@" not in page and "notes" not in page
     # exact match decides when nothing ranked before it was scored
     assert '<span class="badge wrong">' in page
+
+
+def test_mapped_class_label_set_and_out_of_list_are_shown() -> None:
+    samples = pd.DataFrame(
+        {"sample_id": ["a", "b"], "label": ["cat", "dog"],
+         "label_sets": [["cat", "sofa"], []]}
+    )  # fmt: skip
+    predictions = pd.DataFrame(
+        {"sample_id": ["a", "b"], "label": ["cat", "dog"], "raw": ["a sofa", "zebra"],
+         "answer": ["a sofa", "zebra"], "error": None}
+    )  # fmt: skip
+    scores = pd.DataFrame(
+        {"sample_id": ["a", "b"], "valid": True, "mapped_accuracy": [0.0, 0.0],
+         "mapped_accuracy_multi": [1.0, np.nan], "mapped_class": ["sofa", "horse"],
+         "out_of_list": [0.0, 1.0]}
+    )  # fmt: skip
+    page = render_gallery(samples, [GalleryModel("m", predictions, scores)], dataset="d",
+                          task="t", protocol="open")  # fmt: skip
+    assert "<dt>mapped to</dt><dd>sofa</dd>" in page and "<dd>horse</dd>" in page
+    assert '<div class="labelset">cat, sofa</div>' in page
+    assert "no valid label" in page  # b's set is empty
+    assert "Acc (mapped) (multi) <b>1</b>" in page
+    assert "out of list <b>1</b>" in page

@@ -44,6 +44,7 @@ def test_the_gallery_decides_correctness_in_declared_order():
         "textual_inclusion",
         "llm_inclusion",
         "exact_match",
+        "mapped_accuracy",
     ]
 
 
@@ -117,15 +118,18 @@ def test_every_declared_column_is_written_and_summarised():
         encoder_loader=lambda: loads.append("encoder") or encoder,
         nlp_loader=lambda: loads.append("spacy") or NoConcepts(),
         judge=judge,
+        classes=["dog", "cat", "owl", "fox"],
+        mapping_encoder_loader=lambda: loads.append("mapping") or encoder,
     )
-    assert sorted(loads) == ["encoder", "spacy"]  # each model loads once for both answers
+    # each model loads once for both answers
+    assert sorted(loads) == ["encoder", "mapping", "spacy"]
     written = [c for c in scores.columns if describe_column(c) is not None]
     expected = [
         "textual_inclusion", "exact_match", "semantic_similarity", "semantic_similarity@0.5",
         "semantic_similarity@0.9", "semantic_similarity@avg", "concept_similarity",
-        "llm_inclusion", "accuracy", "parse_failure",
+        "llm_inclusion", "accuracy", "parse_failure", "mapped_accuracy", "out_of_list",
     ]  # fmt: skip
-    final = [f"{c}_final" for c in expected if c != "llm_inclusion"]
+    final = [f"{c}_final" for c in expected if c not in ("llm_inclusion", "out_of_list")]
     assert written == expected + final
     assert scores["textual_inclusion"].tolist()[:3] == [1.0, 1.0, 0.0]
     # no final answer found: scored as an empty answer, wrong

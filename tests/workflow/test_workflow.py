@@ -144,16 +144,17 @@ def test_demo_prompts_of_the_new_task_families(demo):
 def test_scores_summary_elo_contract(demo):
     thresholds = {f"semantic_similarity@{t}" for t in ("0.5", "0.6", "0.7", "0.8", "0.9", "avg")}
     open_metrics = {"textual_inclusion", "exact_match", "semantic_similarity", "concept_similarity",
-                    "llm_inclusion"} | thresholds  # fmt: skip
-    label_metrics = {"accuracy", "textual_inclusion", "parse_failure", "mapping"}
+                    "llm_inclusion", "mapped_accuracy", "mapped_class"} | thresholds  # fmt: skip
+    label_metrics = {"accuracy", "textual_inclusion", "parse_failure", "out_of_list", "mapping"}
+    final = {f"{m}_final" for m in open_metrics - {"llm_inclusion"}}
     expected_metrics = {
         "owc-base": open_metrics,
         "owc-tailored": open_metrics,
-        "owc-cot": open_metrics | {f"{m}_final" for m in open_metrics - {"llm_inclusion"}},
+        "owc-cot": open_metrics | final,
         "labels-k5": label_metrics,
         "labels-all": label_metrics,
-        "mcq4": {"accuracy", "parse_failure"},
-        "mcq4-loglik": {"accuracy", "parse_failure"},
+        "mcq4": {"accuracy", "parse_failure", "out_of_list"},
+        "mcq4-loglik": {"accuracy", "parse_failure", "out_of_list"},
         "zeroshot": {"accuracy", "accuracy_options"},
     }
     for dataset in DATASETS:
@@ -164,13 +165,23 @@ def test_scores_summary_elo_contract(demo):
                     demo / "results" / "scores" / dataset / task / f"{model}.parquet"
                 )
                 assert {"sample_id", "valid"} | metrics <= set(scores.columns)
+                # shapes has label sets: the label-comparing metrics are scored against them
+                multi = {c for c in scores.columns if c.endswith(("_multi", "_multi_final"))}
+                assert bool(multi) == (dataset == "shapes")
     summary = read_parquet(demo / "results" / "summary.parquet")
     assert list(summary.columns) == ["dataset", "group", "task", "model", "metric", "value",
-                                     "ci_low", "ci_high", "n", "n_invalid"]  # fmt: skip
-    # Per dataset: owc-base and owc-tailored 11 metrics (TI, EM, SS, SS@0.5..0.9 and @avg, CS,
-    # LI), owc-cot 11 + 10 on the final answer, each label list 3 + macro P/R/F1, mcq4 and
-    # mcq4-loglik 2, for 2 models; zeroshot 2 for CLIP.
-    assert len(summary) == 2 * (2 * (11 + 11 + 21 + 6 + 6 + 2 + 2) + 2)
+                                     "ci_low", "ci_high", "n", "n_invalid",
+                                     "n_no_label"]  # fmt: skip
+    # Per dataset: owc-base and owc-tailored 12 metrics (TI, EM, SS, SS@0.5..0.9 and @avg, CS,
+    # LI, mapped accuracy), owc-cot 12 + 11 on the final answer, each label list 4 + macro
+    # P/R/F1, mcq4 and mcq4-loglik 3, for 2 models; zeroshot 2 for CLIP. shapes adds the
+    # label-set forms: 11 per open task (twice for owc-cot), 2 + 3 per label list, 1 per mcq
+    # task and 1 for zeroshot.
+    per_model = 12 + 12 + 23 + 7 + 7 + 3 + 3
+    multi_per_model = 11 + 11 + 22 + 5 + 5 + 1 + 1
+    assert len(summary) == 2 * (2 * per_model + 2) + 2 * multi_per_model + 1
+    no_label = summary[summary["metric"].str.contains("_multi")]
+    assert set(no_label["dataset"]) == {"shapes"} and (no_label["n_no_label"] == 6).all()
     assert ((summary["ci_low"] <= summary["value"] + 1e-12)
             & (summary["value"] <= summary["ci_high"] + 1e-12)).all()  # fmt: skip
     for task, scope in itertools.product(OPEN_TASKS, ELO_SCOPES):

@@ -17,6 +17,7 @@ from classbench.config import (
 from classbench.data.preflight import preflight_report, skip_preflight
 from classbench.data.preflight_env import SlurmSettings
 from classbench.report.build import figure_plan, table_plan
+from classbench.scoring.text_encoders import mapping_encoder_spec
 
 try:
     STUDY = load_study(
@@ -72,6 +73,7 @@ TABLES = table_plan(
     STUDY.elo_tasks,
     config["elo"]["criterion"],
     config["report"]["label_list_headline"],
+    multi_label=any(STUDY.datasets[d].get("label_sets") for d in config["datasets"]),
 )
 FIGURES = figure_plan(
     PROTOCOLS,
@@ -80,6 +82,14 @@ FIGURES = figure_plan(
     config["elo"]["criterion"],
     config["report"]["label_list_headline"],
 )
+try:
+    MAPPING_ENCODER = mapping_encoder_spec(
+        config["scoring"]["mapping_encoder"],
+        {name: STUDY.answer_spec(name) for name in STUDY.models},
+        config["sentence_encoder"],
+    )
+except ValueError as error:
+    raise WorkflowError(f"Invalid configuration: {error}") from None
 
 
 def _alternatives(names):

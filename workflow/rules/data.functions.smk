@@ -10,7 +10,11 @@ def prepare_inputs(wildcards):
         "classes_file": spec.get("classes_file"),
         "label_order": spec.get("label_order", {}).get("file"),
     }
-    return {key: path for key, path in files.items() if path}
+    inputs = {key: path for key, path in files.items() if path}
+    # a local label-set file too (a download is pinned by its sha256 instead)
+    if "path" in spec.get("label_sets", {}):
+        inputs["label_sets"] = spec["label_sets"]["path"]
+    return inputs
 
 
 def dataset_spec(wildcards):

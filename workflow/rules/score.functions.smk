@@ -16,7 +16,20 @@ def score_inputs(wildcards):
         inputs["judge"] = paths.job_file(paths.JUDGE, job)
     if STUDY.maps_with_nli(job.task):
         inputs.update({f"nli_{k}": v for k, v in _model_inputs(NLI).items()})
+    if STUDY.datasets[job.dataset].get("label_sets"):
+        inputs["manifest"] = dataset_files(job.dataset)["manifest"]
+    if _maps_to_classes(job.task):
+        inputs["classes"] = dataset_files(job.dataset)["classes"]
+        encoder = MAPPING_ENCODER.get("name")
+        if encoder in STUDY.models:
+            inputs.update(
+                {f"mapping_{k}": v for k, v in _model_inputs(encoder).items()}
+            )
     return inputs
+
+
+def _maps_to_classes(task):
+    return "mapped_accuracy" in STUDY.tasks[task]["metrics"]
 
 
 def summary_inputs(wildcards):
@@ -37,6 +50,8 @@ def score_params(wildcards):
     }
     if STUDY.maps_with_nli(job.task):
         params["nli_model"] = _model_spec(NLI)
+    if _maps_to_classes(job.task):
+        params["mapping_encoder"] = MAPPING_ENCODER
     return params
 
 

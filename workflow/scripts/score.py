@@ -1,7 +1,11 @@
+from functools import cache
+
+from classbench.data import load_classes
 from classbench.io import read_metadata, read_parquet, write_parquet
 from classbench.logs import to_log_file
 from classbench.scoring.models import ScoringModels
 from classbench.scoring.score import score_predictions
+from classbench.scoring.text_encoders import load_mapping_encoder
 
 to_log_file(snakemake.log[0])
 params = snakemake.params.scoring
@@ -14,6 +18,13 @@ models = ScoringModels(
     spacy_model=params["spacy_model"],
     nli_spec=params.get("nli_model"),
 )
+manifest_path = snakemake.input.get("manifest")
+label_sets = None
+if manifest_path:
+    manifest = read_parquet(manifest_path)
+    label_sets = dict(zip(manifest["sample_id"].astype(str), manifest["label_sets"], strict=True))
+classes_path = snakemake.input.get("classes")
+classes = load_classes(classes_path.rsplit("/", 1)[0]) if classes_path else None
 scores = score_predictions(
     predictions,
     params["task_spec"],
@@ -22,6 +33,9 @@ scores = score_predictions(
     nlp_loader=models.nlp,
     judge=judge,
     nli_loader=models.nli,
+    classes=classes,
+    mapping_encoder_loader=cache(lambda: load_mapping_encoder(params["mapping_encoder"])),
+    label_sets=label_sets,
 )
 metadata = {
     "predictions": read_metadata(snakemake.input.predictions),

@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 from tqdm.auto import tqdm
@@ -88,6 +89,12 @@ class HFBackend:
         self.batch_size = int(spec.get("batch_size") or 8)
         if self.batch_size < 1:
             raise BackendError(f"batch_size must be >= 1, got {self.batch_size}")
+        # "sorted" batches prompts of similar length; "shuffled" (the sensitivity report's
+        # image-order factor) batches them in a seeded random order instead.
+        self.batch_order: str = spec.get("batch_order", "sorted")
+        if self.batch_order not in ("sorted", "shuffled"):
+            raise BackendError(f"batch_order must be sorted or shuffled, got {self.batch_order!r}")
+        self._order_rng = np.random.default_rng(int(spec.get("seed") or 0))
         self.max_pixels: int | None = spec.get("max_pixels")
         self.system_prompt: str | None = spec.get("system_prompt")
         self.image_first = bool(spec.get("image_first", True))
@@ -209,7 +216,10 @@ class HFBackend:
                 results[index] = Generation(text=None, error=error_text(err))
         # Cheap length proxy (pixels drive the image-token count of dynamic-resolution models,
         # characters the text part) so that a batch holds prompts of similar length.
-        ready.sort(key=lambda item: (item[1].width * item[1].height, len(item[2])))
+        if self.batch_order == "sorted":
+            ready.sort(key=lambda item: (item[1].width * item[1].height, len(item[2])))
+        else:
+            ready = [ready[i] for i in self._order_rng.permutation(len(ready))]
         batches = [ready[i : i + self.batch_size] for i in range(0, len(ready), self.batch_size)]
         for batch in tqdm(batches, desc=f"hf {self.checkpoint}", disable=len(batches) <= 1):
             for index, generation in zip(
@@ -350,6 +360,7 @@ class HFBackend:
             "quantization": self.quantization,
             "max_pixels": self.max_pixels,
             "batch_size": self.batch_size,
+            "batch_order": self.batch_order,
             "system_prompt": self.system_prompt,
             "image_first": self.image_first,
             "generation": dict(self.generation),

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
+from classbench.data.label_sets import attach_label_sets, describe_label_sets, read_label_sets
 from classbench.data.manifest import (
     IMAGE_HASH_COLUMN,
     DatasetError,
@@ -22,6 +23,7 @@ from classbench.data.manifest import (
 )
 from classbench.data.sources import FETCHERS, REQUIRED_KEYS, curate_classes
 from classbench.data.sources.curation import label_order_by_name
+from classbench.data.sources.download import describe, fetch_file
 from classbench.data.sources.pins import floating_references
 from classbench.demo.images import GENERATORS, synthetic_image
 from classbench.images import ImageLoadError, load_image
@@ -73,6 +75,10 @@ def prepare_dataset(
             manifest = manifest.assign(label=[classes[i] for i in manifest["label_idx"]])
         else:
             raise DatasetError(f"dataset '{name}': unknown source kind '{kind}'")
+        if spec.get("label_sets"):
+            cache = Path(cache_dir) if cache_dir is not None else default_cache_dir(target)
+            manifest, facts = _with_label_sets(name, spec["label_sets"], manifest, classes, cache)
+            provenance = {**(provenance or {}), "label_sets": facts}
         meta = _verify_and_describe(name, spec, staging, manifest, classes, provenance)
         _publish(staging, target)
         return meta
@@ -98,6 +104,22 @@ def _warn_floating(name: str, spec: Mapping[str, Any]) -> None:
 def default_cache_dir(out_dir: str | os.PathLike) -> Path:
     """``resources/downloads`` for ``resources/datasets/<name>``: the download cache."""
     return Path(out_dir).absolute().parent.parent / "downloads"
+
+
+def _with_label_sets(
+    name: str,
+    resource: Mapping[str, Any],
+    manifest: pd.DataFrame,
+    classes: list[str],
+    cache: Path,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The manifest with its ``label_sets`` column, and where they came from with their counts
+    (for ``meta.json``); the file is fetched and verified like any other source file."""
+    path, digest = fetch_file(name, resource, cache, what="label-set file")
+    sets = read_label_sets(name, path, resource["format"])
+    manifest = attach_label_sets(name, manifest, classes, sets, resource["format"])
+    facts = {"file": describe(resource), "sha256": digest, "format": resource["format"]}
+    return manifest, {**facts, **describe_label_sets(manifest)}
 
 
 def _build_synthetic(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import pandas as pd
@@ -19,6 +19,7 @@ from classbench.inference.chunks import fingerprint, run_inference, throughput
 from classbench.inference.predictions import write_predictions
 from classbench.io import as_objects, read_parquet
 from classbench.protocols import answer_mode_problem, protocol_module
+from classbench.seeding import rng_for
 
 PREDICTION_COLUMNS = [
     "sample_id", "label", "prompt", "options", "raw", "answer", "error", "parse_status",
@@ -46,9 +47,13 @@ def build_requests(
     seed: int,
     limit: int | None = None,
     options_path: str | os.PathLike | None = None,
+    sample_ids: Collection[str] | None = None,
 ) -> pd.DataFrame:
-    """The prompts of one task on one dataset (identical for every model and backend)."""
+    """The prompts of one task on one dataset (identical for every model and backend);
+    ``sample_ids`` keeps only those images (a sample's prompts do not depend on the others)."""
     manifest = stratified_limit(load_manifest(dataset_root), limit, seed, dataset_name)
+    if sample_ids is not None:
+        manifest = manifest[manifest["sample_id"].astype(str).isin(set(sample_ids))]
     options = read_parquet(options_path) if options_path else None
     module = protocol_module(task["protocol"])
     requests = module.build_requests(
@@ -133,8 +138,13 @@ def evaluate(
     chunk_size: int = 64,
     image_workers: int = 4,
     workflow_dir: str | os.PathLike | None = None,
+    sample_ids: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Run (or resume) one evaluation and write its predictions file with full metadata.
+
+    ``sample_ids`` restricts it to those images (the sensitivity report's sample); a model
+    spec with ``batch_order: shuffled`` is asked its images in a seeded shuffled order, which
+    changes which images share a batch (the predictions keep the dataset's order).
 
     Raises :class:`ModelFailedError`, writing nothing, when every sample failed.
 
@@ -148,7 +158,7 @@ def evaluate(
         raise BackendError(f"{task_name} x {model_name}: {problem}")
     requests = build_requests(
         dataset_root, dataset_name, dataset_spec, task,
-        seed=seed, limit=limit, options_path=options_path,
+        seed=seed, limit=limit, options_path=options_path, sample_ids=sample_ids,
     )  # fmt: skip
     parts: list[Any] = []
     if mode != "generate":
@@ -161,8 +171,12 @@ def evaluate(
         parts.append({"follow_ups": list(task["follow_ups"])})
     answer_spec = answer_relevant(model_spec)
     key = fingerprint(answer_spec, task.get("max_new_tokens"), __version__, *parts)
+    asked = requests
+    if model_spec.get("batch_order") == "shuffled":
+        order = rng_for(seed, "batch_order", dataset_name, task_name).permutation(len(requests))
+        asked = requests.iloc[order].reset_index(drop=True)
     rows, stats = run_inference(
-        requests,
+        asked,
         _backend_factory(model_spec, mode),
         output,
         dataset_root=dataset_root,

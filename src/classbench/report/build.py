@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from classbench.report import tables
+from classbench.report import protocol_tables, tables
 from classbench.scoring.registry import long_label
 
 _OPEN_FIGURE_METRICS = ("textual_inclusion", "llm_inclusion", "semantic_similarity",
@@ -34,9 +34,11 @@ def table_plan(
     elo_tasks: Sequence[str],
     elo_criterion: str = "semantic_similarity",
     label_headline: str = "accuracy",
+    multi_label: bool = False,
 ) -> dict[str, dict]:
     """Table name -> spec (kind, caption) for a study; ``elo_criterion`` decides Elo games,
-    ``label_headline`` the label-list table's first metric."""
+    ``label_headline`` the label-list table's first metric; ``multi_label``: some dataset of the
+    study has label sets."""
     used = set(protocols.values())
     plan: dict[str, dict[str, Any]] = {}
     if "open" in used:
@@ -44,7 +46,7 @@ def table_plan(
             "kind": "open_world",
             "caption": "Open-world classification per granularity group (lmms-owc layout): "
             "textual inclusion (TI), LLM-judge inclusion (LI), semantic (SS) and concept (CS) "
-            "similarity.",
+            "similarity, and the accuracy of the answer mapped to its nearest class name.",
         }
     if used & {"mcq", "zeroshot"}:
         plan["multiple_choice"] = {
@@ -60,6 +62,19 @@ def table_plan(
             "answer mapped onto one candidate (Acc), plain inclusion of the label in the raw "
             "answer (Incl., VLMClassifier's number), macro precision / recall / F1; "
             f"{_HEADLINES[label_headline]} first.",
+        }
+    if used & {"labels", "mcq"}:
+        plan["out_of_list"] = {
+            "kind": "out_of_list",
+            "caption": "Closed-world answers outside the offered list: the share of answers "
+            "that name none of the candidate classes (label lists) or letters (multiple "
+            "choice), per dataset.",
+        }
+    if multi_label:
+        plan["multi_label"] = {
+            "kind": "multi_label",
+            "caption": "Single-label against multi-label ground truth: each task's metrics "
+            "against the original label and against the image's set of correct labels.",
         }
     if "supervised" in used:
         plan["supervised"] = {
@@ -186,6 +201,10 @@ def make_table(
         )
     elif kind == "supervised":
         _, numeric = tables.supervised_table(summary, protocols)
+    elif kind == "out_of_list":
+        _, numeric = protocol_tables.out_of_list_table(summary, protocols)
+    elif kind == "multi_label":
+        _, numeric = protocol_tables.multi_label_table(summary, protocols)
     elif kind == "elo":
         _, numeric = tables.elo_table(elo or {})
     elif kind == "cost":

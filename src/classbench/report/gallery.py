@@ -1,8 +1,10 @@
 """The error gallery: one static HTML page per dataset x task with every model's answer per image.
 
 Each row is an image (a small JPEG thumbnail, :mod:`classbench.report.thumbnails`) with its ground
-truth; beside it, one card per model with the raw output, the parsed answer (and the lettered
-options for multiple choice) and the sample's scores under their metrics' short labels. Cards
+truth (and its label set, for a dataset with multi-label ground truth); beside it, one card per
+model with the raw output, the parsed answer (and the lettered options for multiple choice), the
+class a free answer was mapped to (mapped accuracy) and the sample's scores under their metrics'
+short labels (the out-of-list verdict of closed protocols among them). Cards
 are tagged with a status, and checkboxes filter the rows by status and by model:
 
 - ``correct`` / ``wrong``: the task's main per-sample metric is 1 / 0, the first scored of the
@@ -246,6 +248,10 @@ def _card(
             note = f' <span class="muted">({_e(how)})</span>' if not missing(how) else ""
             rows.append(f"<dt>scored as</dt><dd>{_e(scored)}{note}</dd>")
             answer = scored
+        mapped = scores.get("mapped_class")
+        if not missing(mapped):
+            # mapped accuracy: the class the answer's text embedding is nearest to
+            rows.append(f"<dt>mapped to</dt><dd>{_e(mapped)}</dd>")
         if protocol in ("mcq", "labels") and not missing(prediction.get("answer_letter")):
             rows.append(f"<dt>letter</dt><dd>{_e(prediction.get('answer_letter'))}</dd>")
         options_html = _options_html(
@@ -272,6 +278,16 @@ def _card(
         "</section>",
         tags,
     )
+
+
+def _label_set_html(label_set: object) -> str:
+    """The image's multi-label ground truth, when the dataset has one."""
+    if label_set is None or isinstance(label_set, (str, float)):
+        return ""
+    names = [str(name) for name in cast(Iterable[Any], label_set)]
+    if not names:
+        return '<div class="labelset none">no valid label (left out of the _multi scores)</div>'
+    return f'<div class="labelset">{_e(", ".join(names))}</div>'
 
 
 def _records(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -312,8 +328,11 @@ def render_gallery(
     }
     one_prompt = len(prompts) == 1
     rows = []
-    for n, (sample_id, label) in enumerate(
-        zip(samples["sample_id"].astype(str), samples["label"], strict=True)
+    label_sets = (
+        samples["label_sets"] if "label_sets" in samples else pd.Series(None, index=samples.index)
+    )
+    for n, (sample_id, label, label_set) in enumerate(
+        zip(samples["sample_id"].astype(str), samples["label"], label_sets, strict=True)
     ):
         cards = []
         prompt = None
@@ -343,6 +362,7 @@ def render_gallery(
         rows.append(
             f'<article class="sample" id="{_e("s-" + sample_id)}">'
             f'<div class="image">{image}<div class="truth">{_e(label)}</div>'
+            f"{_label_set_html(label_set)}"
             f'<div class="sid">{_e(sample_id)}</div>{prompt_html}</div>'
             f'<div class="answers">{"".join(cards)}</div></article>'
         )

@@ -54,7 +54,8 @@ __all__ = [
 PARSE_FAILURE = "parse_failure"
 # A reasoning task's rows scored on its extracted final answer (metrics suffixed ``_final``).
 FINAL_ANSWER_ROWS = " (final answer)"
-OPEN_METRICS = ("textual_inclusion", "llm_inclusion", "semantic_similarity", "concept_similarity")
+OPEN_METRICS = ("textual_inclusion", "llm_inclusion", "semantic_similarity", "concept_similarity",
+                "mapped_accuracy")  # fmt: skip
 # Label lists: the mapped answer's accuracy, VLMClassifier's plain inclusion (the label named in
 # the raw answer) beside it, then the thesis's macro P/R/F1.
 LABEL_METRICS = ("accuracy", "textual_inclusion", "macro_precision", "macro_recall", "macro_f1")
