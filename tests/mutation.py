@@ -1,9 +1,9 @@
 """Mutation testing of the modules that decide a number, one module at a time (``make mutation``).
 
 Each module is mutated by mutmut in its own scratch copy of the project (``.mutation/<module>/``)
-with only the tests that exercise it selected, so a run stays small and a rerun reuses the
-verdicts of mutants whose code did not change. Prints each module's score and its survivors;
-``docs/testing.md`` records the scores and why each remaining survivor is equivalent.
+with only the tests that exercise it selected, so a run stays small. Every run starts afresh
+(mutmut would keep a verdict reached with older tests). Prints each module's score and its
+survivors; ``docs/testing.md`` records the scores and why each remaining survivor is equivalent.
 
     python tests/mutation.py                      # every module of MODULES
     python tests/mutation.py summary/bootstrap.py # one module
@@ -48,12 +48,12 @@ def _config(module: str, tests: list[str]) -> str:
 def _prepare(module: str, tests: list[str]) -> Path:
     """A scratch copy of src/, tests/ and pyproject.toml with mutmut set to this module."""
     work = WORK / module.replace("/", "-").removesuffix(".py")
-    work.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     for folder in ("src", "tests"):
         shutil.copytree(
             ROOT / folder,
             work / folder,
-            dirs_exist_ok=True,
             ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
         )
     pyproject = (ROOT / "pyproject.toml").read_text()
