@@ -24,7 +24,11 @@ WORK = ROOT / ".mutation"
 MODULES: dict[str, list[str]] = {
     "summary/bootstrap.py": ["tests/summary"],
     "summary/aggregate.py": ["tests/summary", "tests/scoring/test_registry.py"],
-    "ranking/ratings.py": ["tests/ranking/test_ratings.py", "tests/ranking/test_rating_laws.py"],
+    "ranking/ratings.py": [
+        "tests/ranking/test_ratings.py",
+        "tests/ranking/test_rating_laws.py",
+        "tests/ranking/test_rating_inputs.py",
+    ],
     "protocols/mcq.py": ["tests/protocols/test_protocols.py", "tests/protocols/test_parsers.py"],
     "scoring/metrics.py": ["tests/scoring/test_metrics.py", "tests/scoring/test_metric_laws.py"],
     "scoring/label_mapping.py": ["tests/protocols/test_labels.py"],
