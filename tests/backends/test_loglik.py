@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from classbench.backends.hf import HFBackend
-from classbench.demo.models import build_tiny_model
+from classbench.demo import build_tiny_model
 
 
 def manual_score(backend: HFBackend, image: Image.Image, prompt: str, option: str) -> float:
