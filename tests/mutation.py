@@ -29,7 +29,11 @@ MODULES: dict[str, list[str]] = {
         "tests/ranking/test_rating_laws.py",
         "tests/ranking/test_rating_inputs.py",
     ],
-    "protocols/mcq.py": ["tests/protocols/test_protocols.py", "tests/protocols/test_parsers.py"],
+    "protocols/mcq.py": [
+        "tests/protocols/test_protocols.py",
+        "tests/protocols/test_parsers.py",
+        "tests/protocols/test_mcq_presentation.py",
+    ],
     "scoring/metrics.py": ["tests/scoring/test_metrics.py", "tests/scoring/test_metric_laws.py"],
     "scoring/label_mapping.py": ["tests/protocols/test_labels.py"],
     "embeddings/options.py": ["tests/embeddings/test_options.py"],
