@@ -138,7 +138,7 @@ def test_confidence_outside_the_open_unit_interval_is_refused(confidence):
 def test_summarise_reads_flags_and_missing_values_of_any_type():
     out = stats.summarise([1, None, 0, 1], valid=[1, 1, 1, 0])
     assert (out["value"], out["n"], out["n_invalid"]) == (0.5, 2, 2)
-    with pytest.raises(ValueError, match="^values and valid differ in length$"):
+    with pytest.raises(ValueError, match=r"^values and valid differ in length$"):
         stats.summarise([1.0, 0.0], valid=[True])
 
 
