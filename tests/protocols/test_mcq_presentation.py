@@ -3,6 +3,9 @@ predictions made by an earlier version stay comparable with new ones."""
 
 from __future__ import annotations
 
+import pandas as pd
+import pytest
+
 from classbench.protocols import mcq
 
 CLASSES = [f"c{i}" for i in range(30)]
@@ -42,3 +45,42 @@ def test_the_domain_query_needs_a_noun_and_falls_back_without_one():
     # A query without a noun is never replaced by the fallback.
     plain = {"query": "Pick one.", "query_fallback": "Which one?"}
     assert mcq.format_prompt(plain, {}, ["a", "b"]) == f"Pick one.\n{choices}"
+
+
+def test_the_template_and_the_generic_fallback_are_the_tasks():
+    task = {"query": "Which {noun}?", "template": "Q: {query} | {choices}"}
+    assert mcq.format_prompt(task, {"noun": "bird"}, ["a", "b"]) == "Q: Which bird? | A. a\nB. b"
+    # Without a noun and without a fallback of its own, FOCI's generic question is asked.
+    assert mcq.format_prompt(task, {}, ["a", "b"]) == f"Q: {mcq.FOCI_QUERY} | A. a\nB. b"
+
+
+def manifest(n: int) -> pd.DataFrame:
+    return pd.DataFrame({
+        "sample_id": [f"s{i}" for i in range(n)],
+        "image": [f"images/{i}.png" for i in range(n)],
+        "label": [CLASSES[i] for i in range(n)],
+        "label_idx": list(range(n)),
+    })  # fmt: skip
+
+
+def test_random_requests_are_keyed_by_dataset_and_sample():
+    task = {"protocol": "mcq", "k": 4, "distractors": "random"}
+    frame = manifest(6)
+    requests = mcq.build_requests(frame, CLASSES, task, {}, dataset_name="pets", seed=3)
+    assert requests["image"].tolist() == frame["image"].tolist()
+    for sid, idx, shown in zip(frame["sample_id"], frame["label_idx"], requests["options"],
+                               strict=True):  # fmt: skip
+        candidates = mcq.random_options(CLASSES, idx, 4, 3, "pets", sid)
+        assert shown == [candidates[i] for i in mcq.presentation_order(4, 3, "pets", sid)]
+
+
+def test_distractors_are_mined_unless_the_task_says_random():
+    with pytest.raises(ValueError, match=r"^task needs mined options for dataset 'pets'$"):
+        mcq.build_requests(manifest(3), CLASSES, {"k": 4}, {}, dataset_name="pets", seed=0)
+
+
+def test_parsing_without_the_options_is_refused():
+    with pytest.raises(
+        ValueError, match=r"^multiple-choice parsing needs the options as presented$"
+    ):
+        mcq.parse("B", None, {})
