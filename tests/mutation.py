@@ -28,6 +28,7 @@ MODULES: dict[str, list[str]] = {
         "tests/ranking/test_ratings.py",
         "tests/ranking/test_rating_laws.py",
         "tests/ranking/test_rating_inputs.py",
+        "tests/ranking/test_rating_bootstrap.py",
     ],
     "protocols/mcq.py": [
         "tests/protocols/test_protocols.py",
