@@ -1,5 +1,6 @@
 # classbench: `make demo` runs the offline demo end to end, `make test` runs the tests
-# (`make test-fast`: all but the slow, Slurm and GPU ones).
+# (`make test-fast`: all but the slow, Slurm and GPU ones), `make mutation` mutation-tests the
+# modules that decide a number (slow; MODULES=... for some).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-fast lint format clean-demo
+.PHONY: demo test test-fast mutation lint format clean-demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +30,11 @@ test: $(STAMP)
 # Everything but the slow (workflow runs, a real server), Slurm and GPU tests: minutes, not tens.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not slurm and not gpu"
+
+# Not part of `make test` or CI: minutes per module. docs/testing.md records the scores.
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,mutation]'
+	$(BIN)/python tests/mutation.py $(MODULES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests workflow/scripts bench

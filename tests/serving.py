@@ -44,7 +44,8 @@ def transformers_serve(model_dir: Path, work: Path) -> Iterator[str]:
         deadline = time.monotonic() + 120
         while True:
             if process.poll() is not None:
-                pytest.skip(f"`transformers serve` did not start:\n{log_path.read_text()[-2000:]}")
+                # The package is installed, so a server that exits is a failure, not a skip.
+                pytest.fail(f"`transformers serve` did not start:\n{log_path.read_text()[-2000:]}")
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                     break
