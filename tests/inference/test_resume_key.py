@@ -32,7 +32,7 @@ RUN_ONLY_VALUES = {
     "description": "a note", "resources": {"gpus": 2}, "batch_size": 1, "chunk_size": 2,
     "concurrency": 16, "timeout_s": 5, "max_retries": 9, "backoff_s": 0.1,
     "max_backoff_s": 3, "gpu_memory_utilization": 0.5, "params_b": 72, "support": "partial",
-    "support_note": "why", "parity_of": "other",
+    "support_note": "why", "parity_of": "other", "variant_of": "base",
 }  # fmt: skip
 
 
