@@ -65,3 +65,43 @@ def test_the_plan_has_them_where_they_apply(tmp_path):
     )
     assert sorted(p.suffix for p in written) == [".csv", ".md", ".tex"]
     assert "30.0" in (tmp_path / "out_of_list.md").read_text()
+
+
+def test_a_model_without_a_valid_answer_is_named_not_shown_as_dashes(tmp_path):
+    failed = [
+        {**_row(d, t, "m2", metric, float("nan")), "n": 0, "n_invalid": 100}
+        for d, t, metric in [("a", "labels-k5", "out_of_list"), ("b", "labels-k5", "out_of_list"),
+                             ("a", "mcq4", "out_of_list"), ("a", "mcq4", "accuracy")]
+    ]  # fmt: skip
+    # m1 has no valid sample on one row only: it keeps its place
+    partial = {**_row("a", "owc-base", "m1", "textual_inclusion_multi", float("nan")), "n": 0}
+    summary = pd.concat([_summary(), pd.DataFrame([*failed, partial])], ignore_index=True)
+    plan = table_plan(PROTOCOLS, [])
+    make_table(plan["out_of_list"], tmp_path / "ool", summary=summary, protocols=PROTOCOLS)
+    md = (tmp_path / "ool.md").read_text()
+    assert "m2 |" not in md and "| m1 " in md
+    assert "Left out, no valid answer: m2 (labels-k5), m2 (mcq4)." in md
+    csv = pd.read_csv(tmp_path / "ool.csv")
+    assert set(csv["model"]) == {"m1"}
+    # a table whose tasks the failed model never ran says nothing about it
+    make_table(plan["out_of_list"], tmp_path / "ok", summary=_summary(), protocols=PROTOCOLS)
+    assert "Left out" not in (tmp_path / "ok.md").read_text()
+
+
+def test_the_elo_table_names_the_models_its_boards_left_out(tmp_path):
+    board = pd.DataFrame(
+        {"model": ["m1", "m3"], "rating": [1010.0, 990.0], "ci_low": [1000.0, 980.0],
+         "ci_high": [1020.0, 1000.0], "games": [4, 4], "wins": [3, 1], "draws": [0, 0],
+         "losses": [1, 3]}
+    )  # fmt: skip
+    make_table(
+        {"kind": "elo", "caption": "Elo"},
+        tmp_path / "elo",
+        summary=_summary(),
+        protocols=PROTOCOLS,
+        elo={"owc-base/all": board, "owc-base/a": board},
+        elo_left_out={"owc-base/all": {"m2": "no valid answer in this scope"}, "owc-base/a": {}},
+    )
+    md = (tmp_path / "elo.md").read_text()
+    assert "Left out of owc-base/all: m2 (no valid answer in this scope)." in md
+    assert "owc-base/a:" not in md and "| m2 " not in md

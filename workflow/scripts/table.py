@@ -6,12 +6,11 @@ from classbench.report.build import make_table
 
 to_log_file(snakemake.log[0])
 params = snakemake.params.table
-elo, cost = None, None
+elo, elo_left_out, cost = None, None, None
 if "elo_keys" in params:
-    elo = {
-        key: read_parquet(path)
-        for key, path in zip(params["elo_keys"], snakemake.input.elo, strict=True)
-    }
+    paths = dict(zip(params["elo_keys"], snakemake.input.elo, strict=True))
+    elo = {key: read_parquet(path) for key, path in paths.items()}
+    elo_left_out = {key: read_metadata(path).get("left_out", {}) for key, path in paths.items()}
 if "jobs" in params:
     rows = []
     for job, path in zip(params["jobs"], snakemake.input.predictions, strict=True):
@@ -25,5 +24,6 @@ make_table(
     summary=read_parquet(snakemake.input.summary),
     protocols=params["protocols"],
     elo=elo,
+    elo_left_out=elo_left_out,
     cost=cost,
 )

@@ -188,9 +188,18 @@ def make_table(
     summary: pd.DataFrame,
     protocols: Mapping[str, str],
     elo: Mapping[str, pd.DataFrame] | None = None,
+    elo_left_out: Mapping[str, Mapping[str, str]] | None = None,
     cost: pd.DataFrame | None = None,
 ) -> list[Path]:
+    """Write one table (csv, md, tex) of kind ``spec["kind"]``.
+
+    A (task, model) without a single valid sample (every summary row ``n == 0``: a model that
+    answered nothing, imported predictions that are all errors) is left out of the rows and
+    named in the caption rather than shown as a row of dashes; ``elo_left_out`` (each
+    leaderboard's ``left_out`` metadata) names the models the Elo boards left out.
+    """
     kind = spec["kind"]
+    summary, unanswered = without_unanswered(summary)
     if kind == "open_world":
         _, numeric = tables.open_world_table(summary, protocols)
     elif kind == "mcq":
@@ -206,14 +215,41 @@ def make_table(
     elif kind == "multi_label":
         _, numeric = protocol_tables.multi_label_table(summary, protocols)
     elif kind == "elo":
-        _, numeric = tables.elo_table(elo or {})
+        _, numeric = tables.elo_table(elo or {}, left_out=elo_left_out)
     elif kind == "cost":
         _, numeric = tables.cost_table(cost if cost is not None else pd.DataFrame())
     else:
         raise ValueError(f"unknown table kind '{kind}'")
+    if kind != "elo":
+        shown = [pair for pair in unanswered if pair[0] in protocols]
+        if shown:
+            _add_note(numeric, left_out_note(shown))
     return tables.write_table(
         numeric, stem, caption=spec["caption"], label=f"tab:{Path(stem).name}"
     )
+
+
+def without_unanswered(summary: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """The summary without the (task, model) pairs that have no valid sample on any row, and
+    those pairs in order."""
+    if summary.empty or "n" not in summary:
+        return summary, []
+    answered = summary.groupby(["task", "model"], sort=False)["n"].transform("max") > 0
+    gone = summary.loc[~answered, ["task", "model"]].drop_duplicates()
+    pairs = list(gone.itertuples(index=False, name=None))
+    return summary[answered], pairs
+
+
+def left_out_note(pairs: Sequence[tuple[str, str]]) -> str:
+    """A caption sentence naming the (task, model) pairs left out for want of a valid answer."""
+    named = ", ".join(f"{model} ({task})" for task, model in pairs)
+    return f"Left out, no valid answer: {named}."
+
+
+def _add_note(numeric: pd.DataFrame, sentence: str) -> None:
+    hints = numeric.attrs.setdefault("table", {})
+    note = hints.get("note")
+    hints["note"] = f"{note.rstrip('.')}. {sentence}" if note else sentence
 
 
 def make_figure(

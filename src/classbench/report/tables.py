@@ -267,8 +267,16 @@ def labels_table(
     return _finish(numeric, percent=percent, best="max", best_by=best_by, labels=labels, note=note)
 
 
-def elo_table(elo_frames: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Elo leaderboards stacked by key (e.g. ``"owc-base/all"``), each sorted by rating."""
+def elo_table(
+    elo_frames: Mapping[str, pd.DataFrame],
+    *,
+    left_out: Mapping[str, Mapping[str, str]] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Elo leaderboards stacked by key (e.g. ``"owc-base/all"``), each sorted by rating.
+
+    ``left_out`` maps a board to the models it left out and why (its ``left_out`` metadata);
+    the note names them, since a model missing from a board would otherwise pass unseen.
+    """
     parts = []
     for board, frame in elo_frames.items():
         part = frame.sort_values("rating", ascending=False, kind="stable").copy()
@@ -296,8 +304,19 @@ def elo_table(elo_frames: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.
         digits=0,
         best={"rating": "max"},
         best_by="leaderboard",
-        note="Ratings sorted from best; W/D/L are wins, draws and losses.",
-    )
+        note=" ".join(["Ratings sorted from best; W/D/L are wins, draws and losses.",
+                       *_left_out_sentences(left_out or {})]),
+    )  # fmt: skip
+
+
+def _left_out_sentences(left_out: Mapping[str, Mapping[str, str]]) -> list[str]:
+    return [
+        f"Left out of {board}: "
+        + ", ".join(f"{model} ({why})" for model, why in models.items())
+        + "."
+        for board, models in left_out.items()
+        if models
+    ]
 
 
 def cost_table(
