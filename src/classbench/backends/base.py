@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from PIL import Image
+
+from classbench.images import model_input
 
 
 class FollowUp(str):
@@ -57,6 +59,11 @@ def conversation(
     return messages
 
 
+def error_text(err: BaseException) -> str:
+    """``"<ExceptionType>: message"``, the form stored in :attr:`Generation.error`."""
+    return f"{type(err).__name__}: {err}"
+
+
 class BackendError(RuntimeError):
     """A backend cannot be set up as configured (missing package, no CUDA device, bad setting)."""
 
@@ -103,3 +110,75 @@ class GenerativeBackend(Protocol):
     def close(self) -> None:
         """Free the model (GPU memory, server connections)."""
         ...
+
+
+class Sample(NamedTuple):
+    """One request of a :meth:`GenerativeBackend.generate` call."""
+
+    image: Image.Image
+    prompt: str
+    choices: list[str] | None
+
+
+class GenerativeBase:
+    """What the generative backends share: ``generate`` checks the call's lists once and hands
+    them to :meth:`answer` as one :class:`Sample` each; ``prepare_image`` fits an image to
+    ``max_pixels``.
+    """
+
+    name: str
+    max_pixels: int | None = None
+
+    def prepare_image(self, image: Image.Image) -> Image.Image:
+        """The image as the model receives it (RGB, within ``max_pixels``)."""
+        return model_input(image, self.max_pixels)
+
+    def generate(
+        self,
+        images: list[Image.Image],
+        prompts: list[str],
+        *,
+        max_new_tokens: int,
+        choices: list[list[str] | None] | None = None,
+    ) -> list[Generation]:
+        """One :class:`Generation` per (image, prompt), in input order (see
+        :meth:`GenerativeBackend.generate`)."""
+        if len(images) != len(prompts):
+            raise ValueError(f"{len(images)} images but {len(prompts)} prompts")
+        if choices is not None and len(choices) != len(prompts):
+            raise ValueError(f"{len(choices)} choice lists but {len(prompts)} prompts")
+        if not prompts:
+            return []
+        per_sample = choices if choices is not None else [None] * len(prompts)
+        samples = [Sample(*sample) for sample in zip(images, prompts, per_sample, strict=True)]
+        return self.answer(samples, max_new_tokens)
+
+    def answer(self, samples: list[Sample], max_new_tokens: int) -> list[Generation]:
+        """The answers to a checked, non-empty call, in input order."""
+        raise NotImplementedError
+
+
+def prepare_each(
+    samples: Sequence[Sample], prepare: Callable[[Sample], Sample]
+) -> tuple[list[Generation | None], list[tuple[int, Sample]]]:
+    """Each sample prepared on its own, with its index: one that fails (an unreadable image, a
+    prompt the template rejects) gets its error as its :class:`Generation` at once and does
+    not stop the others. The first list holds those errors, None where a sample is ready.
+    """
+    results: list[Generation | None] = [None] * len(samples)
+    ready: list[tuple[int, Sample]] = []
+    for index, sample in enumerate(samples):
+        try:
+            ready.append((index, prepare(sample)))
+        except Exception as err:  # a bad sample must not stop the others
+            results[index] = Generation(text=None, error=error_text(err))
+    return results, ready
+
+
+def in_input_order(
+    results: list[Generation | None], answered: Sequence[tuple[int, Generation]]
+) -> list[Generation]:
+    """The answers put back at their samples' indices, beside :func:`prepare_each`'s errors."""
+    for index, generation in answered:
+        results[index] = generation
+    return [result for result in results if result is not None]
