@@ -98,6 +98,11 @@ def table_plan(
     return plan
 
 
+def _spec(kind: str, caption: str, **arguments: Any) -> dict[str, Any]:
+    """One figure's spec: what draws it, its arguments, and its caption."""
+    return {"kind": kind, **arguments, "caption": caption}
+
+
 def figure_plan(
     protocols: Mapping[str, str],
     elo_tasks: Sequence[str],
@@ -117,46 +122,57 @@ def figure_plan(
     label_tasks = [t for t, p in protocols.items() if p == "labels"]
     computed = {m for t in open_tasks for m in (metrics or {}).get(t, _OPEN_FIGURE_METRICS)}
     for metric in [m for m in _OPEN_FIGURE_METRICS if m in computed]:
-        plan[f"open_{metric}"] = {
-            "kind": "group_bars", "metric": metric, "tasks": open_tasks,
-            "caption": f"Open world: {long_label(metric)} per "
-            f"{_BAR_CLUSTERS} and model (95% bootstrap intervals).",
-        }  # fmt: skip
+        plan[f"open_{metric}"] = _spec(
+            "group_bars",
+            f"Open world: {long_label(metric)} per {_BAR_CLUSTERS} and model (95% bootstrap "
+            "intervals).",
+            metric=metric,
+            tasks=open_tasks,
+        )
     if mcq_tasks:
-        plan["mcq_accuracy"] = {
-            "kind": "group_bars", "metric": "accuracy", "tasks": mcq_tasks,
-            "caption": f"Multiple choice: accuracy per {_BAR_CLUSTERS} and model "
-            "(95% bootstrap intervals).",
-        }  # fmt: skip
-        plan["mcq_letter_bias"] = {
-            "kind": "letter_bias", "tasks": mcq_tasks,
-            "caption": "Multiple choice: chosen letter against the ground-truth letter, row-"
-            "normalised (FOCI's position-bias analysis); n/a = unparsed answer.",
-        }  # fmt: skip
+        plan["mcq_accuracy"] = _spec(
+            "group_bars",
+            f"Multiple choice: accuracy per {_BAR_CLUSTERS} and model (95% bootstrap intervals).",
+            metric="accuracy",
+            tasks=mcq_tasks,
+        )
+        plan["mcq_letter_bias"] = _spec(
+            "letter_bias",
+            "Multiple choice: chosen letter against the ground-truth letter, row-normalised "
+            "(FOCI's position-bias analysis); n/a = unparsed answer.",
+            tasks=mcq_tasks,
+        )
     if mcq_tasks and zeroshot_tasks:
-        plan["mcq_vs_contrastive"] = {
-            "kind": "vs_contrastive", "mcq_task": mcq_tasks[0], "zeroshot_task": zeroshot_tasks[0],
-            "caption": "Each LMM's multiple-choice accuracy against the contrastive baselines "
-            "restricted to the same options (acc4), per dataset.",
-        }  # fmt: skip
+        plan["mcq_vs_contrastive"] = _spec(
+            "vs_contrastive",
+            "Each LMM's multiple-choice accuracy against the contrastive baselines restricted "
+            "to the same options (acc4), per dataset.",
+            mcq_task=mcq_tasks[0],
+            zeroshot_task=zeroshot_tasks[0],
+        )
     if open_tasks and mcq_tasks:
-        plan["open_vs_closed"] = {
-            "kind": "open_vs_closed", "open_task": open_tasks[0], "closed_task": mcq_tasks[0],
-            "caption": "Open-world textual inclusion against closed-world (multiple-choice) "
-            "accuracy per model.",
-        }  # fmt: skip
+        plan["open_vs_closed"] = _spec(
+            "open_vs_closed",
+            "Open-world textual inclusion against closed-world (multiple-choice) accuracy per "
+            "model.",
+            open_task=open_tasks[0],
+            closed_task=mcq_tasks[0],
+        )
     if label_tasks:
-        plan["labels_accuracy_vs_k"] = {
-            "kind": "accuracy_vs_k", "tasks": label_tasks, "metric": label_headline,
-            "caption": f"Label list: {_HEADLINES[label_headline]} against the number of "
-            "candidate labels K.",
-        }  # fmt: skip
+        plan["labels_accuracy_vs_k"] = _spec(
+            "accuracy_vs_k",
+            f"Label list: {_HEADLINES[label_headline]} against the number of candidate labels K.",
+            tasks=label_tasks,
+            metric=label_headline,
+        )
+    criterion = _ELO_CRITERIA.get(elo_criterion, elo_criterion)
     for task in elo_tasks:
-        plan[f"elo_{task}"] = {
-            "kind": "elo", "task": task,
-            "caption": f"Elo ratings on {task} over all datasets (lmms-owc games; "
-            f"{_ELO_CRITERIA.get(elo_criterion, elo_criterion)}), with 95% intervals.",
-        }  # fmt: skip
+        plan[f"elo_{task}"] = _spec(
+            "elo",
+            f"Elo ratings on {task} over all datasets (lmms-owc games; {criterion}), with 95% "
+            "intervals.",
+            task=task,
+        )
     return plan
 
 
