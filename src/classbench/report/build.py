@@ -29,6 +29,11 @@ _ELO_CRITERIA = {
 }
 
 
+def _spec(kind: str, caption: str, **arguments: Any) -> dict[str, Any]:
+    """One table's or figure's spec: what makes it, its arguments, and its caption."""
+    return {"kind": kind, **arguments, "caption": caption}
+
+
 def table_plan(
     protocols: Mapping[str, str],
     elo_tasks: Sequence[str],
@@ -42,65 +47,59 @@ def table_plan(
     used = set(protocols.values())
     plan: dict[str, dict[str, Any]] = {}
     if "open" in used:
-        plan["open_world"] = {
-            "kind": "open_world",
-            "caption": "Open-world classification per granularity group (lmms-owc layout): "
+        plan["open_world"] = _spec(
+            "open_world",
+            "Open-world classification per granularity group (lmms-owc layout): "
             "textual inclusion (TI), LLM-judge inclusion (LI), semantic (SS) and concept (CS) "
             "similarity, and the accuracy of the answer mapped to its nearest class name.",
-        }
+        )
     if used & {"mcq", "zeroshot"}:
-        plan["multiple_choice"] = {
-            "kind": "mcq",
-            "caption": "Multiple-choice accuracy per dataset and average (FOCI layout), with "
+        plan["multiple_choice"] = _spec(
+            "mcq",
+            "Multiple-choice accuracy per dataset and average (FOCI layout), with "
             "the contrastive baselines over all classes (acc) and over the options (acc4).",
-        }
+        )
     if "labels" in used:
-        plan["label_list"] = {
-            "kind": "labels",
-            "headline": label_headline,
-            "caption": "Label-list results per number of candidate labels K: accuracy of the "
+        plan["label_list"] = _spec(
+            "labels",
+            "Label-list results per number of candidate labels K: accuracy of the "
             "answer mapped onto one candidate (Acc), plain inclusion of the label in the raw "
             "answer (Incl., VLMClassifier's number), macro precision / recall / F1; "
             f"{_HEADLINES[label_headline]} first.",
-        }
+            headline=label_headline,
+        )
     if used & {"labels", "mcq"}:
-        plan["out_of_list"] = {
-            "kind": "out_of_list",
-            "caption": "Closed-world answers outside the offered list: the share of answers "
+        plan["out_of_list"] = _spec(
+            "out_of_list",
+            "Closed-world answers outside the offered list: the share of answers "
             "that name none of the candidate classes (label lists) or letters (multiple "
             "choice), per dataset.",
-        }
+        )
     if multi_label:
-        plan["multi_label"] = {
-            "kind": "multi_label",
-            "caption": "Single-label against multi-label ground truth: each task's metrics "
+        plan["multi_label"] = _spec(
+            "multi_label",
+            "Single-label against multi-label ground truth: each task's metrics "
             "against the original label and against the image's set of correct labels.",
-        }
+        )
     if "supervised" in used:
-        plan["supervised"] = {
-            "kind": "supervised",
-            "caption": "Supervised ImageNet classifiers (the label-list thesis's baselines): "
+        plan["supervised"] = _spec(
+            "supervised",
+            "Supervised ImageNet classifiers (the label-list thesis's baselines): "
             "accuracy per dataset with ImageNet labels, argmax over the outputs of the "
             "dataset's classes.",
-        }
+        )
     if elo_tasks:
-        plan["elo"] = {
-            "kind": "elo",
-            "tasks": list(elo_tasks),
-            "caption": "Elo leaderboard over all datasets (lmms-owc games; "
+        plan["elo"] = _spec(
+            "elo",
+            "Elo leaderboard over all datasets (lmms-owc games; "
             f"{_ELO_CRITERIA.get(elo_criterion, elo_criterion)}), with 95% bootstrap intervals.",
-        }
-    plan["cost"] = {
-        "kind": "cost",
-        "caption": "Inference cost: generation time, throughput and GPU hours per model, dataset "
-        "and task.",
-    }
+            tasks=list(elo_tasks),
+        )
+    plan["cost"] = _spec(
+        "cost",
+        "Inference cost: generation time, throughput and GPU hours per model, dataset and task.",
+    )
     return plan
-
-
-def _spec(kind: str, caption: str, **arguments: Any) -> dict[str, Any]:
-    """One figure's spec: what draws it, its arguments, and its caption."""
-    return {"kind": kind, **arguments, "caption": caption}
 
 
 def figure_plan(
