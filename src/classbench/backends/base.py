@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from PIL import Image
 
@@ -83,35 +83,6 @@ class Generation:
     latency_s: float | None = None
 
 
-class GenerativeBackend(Protocol):
-    """A vision-language model that answers a prompt about one image."""
-
-    name: str
-
-    def generate(
-        self,
-        images: list[Image.Image],
-        prompts: list[str],
-        *,
-        max_new_tokens: int,
-        choices: list[list[str] | None] | None = None,
-    ) -> list[Generation]:
-        """One :class:`Generation` per (image, prompt), in input order.
-
-        ``choices`` (closed protocols) lets a backend that supports constrained decoding restrict
-        the answer to one of the given strings; backends that cannot ignore it.
-        """
-        ...
-
-    def info(self) -> dict[str, Any]:
-        """What identifies this backend's outputs (checkpoint, revision, dtype, device, ...)."""
-        ...
-
-    def close(self) -> None:
-        """Free the model (GPU memory, server connections)."""
-        ...
-
-
 class Sample(NamedTuple):
     """One request of a :meth:`GenerativeBackend.generate` call."""
 
@@ -120,10 +91,13 @@ class Sample(NamedTuple):
     choices: list[str] | None
 
 
-class GenerativeBase:
-    """What the generative backends share: ``generate`` checks the call's lists once and hands
-    them to :meth:`answer` as one :class:`Sample` each; ``prepare_image`` fits an image to
-    ``max_pixels``.
+class GenerativeBackend:
+    """A vision-language model that answers a prompt about one image.
+
+    Every generative backend subclasses it: :meth:`generate` checks a call's lists once and
+    hands them to :meth:`answer` as one :class:`Sample` each; :meth:`prepare_image` fits an
+    image to ``max_pixels``. A test double may instead define ``generate``, ``info`` and
+    ``close`` itself.
     """
 
     name: str
@@ -141,8 +115,11 @@ class GenerativeBase:
         max_new_tokens: int,
         choices: list[list[str] | None] | None = None,
     ) -> list[Generation]:
-        """One :class:`Generation` per (image, prompt), in input order (see
-        :meth:`GenerativeBackend.generate`)."""
+        """One :class:`Generation` per (image, prompt), in input order.
+
+        ``choices`` (closed protocols) lets a backend that supports constrained decoding restrict
+        the answer to one of the given strings; backends that cannot ignore it.
+        """
         if len(images) != len(prompts):
             raise ValueError(f"{len(images)} images but {len(prompts)} prompts")
         if choices is not None and len(choices) != len(prompts):
@@ -155,6 +132,14 @@ class GenerativeBase:
 
     def answer(self, samples: list[Sample], max_new_tokens: int) -> list[Generation]:
         """The answers to a checked, non-empty call, in input order."""
+        raise NotImplementedError
+
+    def info(self) -> dict[str, Any]:
+        """What identifies this backend's outputs (checkpoint, revision, dtype, device, ...)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Free the model (GPU memory, server connections)."""
         raise NotImplementedError
 
 

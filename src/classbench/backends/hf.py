@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from classbench.backends.base import (
     BackendError,
     Generation,
-    GenerativeBase,
+    GenerativeBackend,
     Sample,
     conversation,
     error_text,
@@ -78,7 +78,7 @@ def quantization_config(quantization: str | None, cuda: bool) -> Any:
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16)
 
 
-class HFBackend(GenerativeBase):
+class HFBackend(GenerativeBackend):
     """A vision-language model run in-process with transformers (implements GenerativeBackend)."""
 
     name = "hf"

@@ -32,7 +32,7 @@ from PIL import Image
 from classbench.backends.base import (
     BackendError,
     Generation,
-    GenerativeBase,
+    GenerativeBackend,
     Sample,
     conversation,
     error_text,
@@ -100,7 +100,7 @@ def public_url(url: str) -> str:
     return f"{parts.scheme}://{host}{parts.path}"
 
 
-class OpenAIBackend(GenerativeBase):
+class OpenAIBackend(GenerativeBackend):
     """Vision-language answers from an OpenAI-compatible chat completions server."""
 
     name = "openai"

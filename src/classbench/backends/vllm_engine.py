@@ -27,7 +27,7 @@ from PIL import Image
 from classbench.backends.base import (
     BackendError,
     Generation,
-    GenerativeBase,
+    GenerativeBackend,
     Sample,
     conversation,
     error_text,
@@ -177,7 +177,7 @@ def to_generation(output: Any, latency_s: float | None = None) -> Generation:
     )
 
 
-class VLLMBackend(GenerativeBase):
+class VLLMBackend(GenerativeBackend):
     """A vision-language model run by the offline vLLM engine."""
 
     name = "vllm"
