@@ -79,7 +79,7 @@ def quantization_config(quantization: str | None, cuda: bool) -> Any:
 
 
 class HFBackend(GenerativeBackend):
-    """A vision-language model run in-process with transformers (implements GenerativeBackend)."""
+    """A vision-language model run in-process with transformers (a GenerativeBackend)."""
 
     name = "hf"
 

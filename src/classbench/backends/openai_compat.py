@@ -1,4 +1,4 @@
-"""Client for OpenAI-compatible ``/chat/completions`` servers (implements GenerativeBackend).
+"""Client for OpenAI-compatible ``/chat/completions`` servers (a GenerativeBackend).
 
 One code path for ``vllm serve`` and ``transformers serve`` (``.../v1``), OpenVINO Model Server
 (``.../v3``) and hosted APIs, through the official ``openai`` SDK. Each (image, prompt) pair

@@ -1,4 +1,4 @@
-"""Offline vLLM engine backend: one ``LLM.chat`` call per list of requests (implements
+"""Offline vLLM engine backend: one ``LLM.chat`` call per list of requests (a
 GenerativeBackend).
 
 vLLM's continuous batching only pays off when it sees many requests at once, so everything passed
