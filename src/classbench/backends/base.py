@@ -82,6 +82,12 @@ class Generation:
     tokens_out: int | None = None
     latency_s: float | None = None
 
+    @classmethod
+    def failed(cls, reason: str | BaseException) -> Generation:
+        """No answer, for ``reason`` (an exception is written as :func:`error_text` writes it)."""
+        error = error_text(reason) if isinstance(reason, BaseException) else reason
+        return cls(text=None, error=error)
+
 
 class Sample(NamedTuple):
     """One request of a :meth:`GenerativeBackend.generate` call."""
@@ -134,6 +140,32 @@ class GenerativeBackend:
         """The answers to a checked, non-empty call, in input order."""
         raise NotImplementedError
 
+    @staticmethod
+    def prepare_each(
+        samples: Sequence[Sample], prepare: Callable[[Sample], Sample]
+    ) -> tuple[list[Generation | None], list[tuple[int, Sample]]]:
+        """Each sample prepared on its own, with its index: one that fails (an unreadable image, a
+        prompt the template rejects) gets its error as its :class:`Generation` at once and does
+        not stop the others. The first list holds those errors, None where a sample is ready.
+        """
+        results: list[Generation | None] = [None] * len(samples)
+        ready: list[tuple[int, Sample]] = []
+        for index, sample in enumerate(samples):
+            try:
+                ready.append((index, prepare(sample)))
+            except Exception as err:  # a bad sample must not stop the others
+                results[index] = Generation.failed(err)
+        return results, ready
+
+    @staticmethod
+    def in_input_order(
+        results: list[Generation | None], answered: Sequence[tuple[int, Generation]]
+    ) -> list[Generation]:
+        """The answers put back at their samples' indices, beside :meth:`prepare_each`'s errors."""
+        for index, generation in answered:
+            results[index] = generation
+        return [result for result in results if result is not None]
+
     def info(self) -> dict[str, Any]:
         """What identifies this backend's outputs (checkpoint, revision, dtype, device, ...)."""
         raise NotImplementedError
@@ -141,29 +173,3 @@ class GenerativeBackend:
     def close(self) -> None:
         """Free the model (GPU memory, server connections)."""
         raise NotImplementedError
-
-
-def prepare_each(
-    samples: Sequence[Sample], prepare: Callable[[Sample], Sample]
-) -> tuple[list[Generation | None], list[tuple[int, Sample]]]:
-    """Each sample prepared on its own, with its index: one that fails (an unreadable image, a
-    prompt the template rejects) gets its error as its :class:`Generation` at once and does
-    not stop the others. The first list holds those errors, None where a sample is ready.
-    """
-    results: list[Generation | None] = [None] * len(samples)
-    ready: list[tuple[int, Sample]] = []
-    for index, sample in enumerate(samples):
-        try:
-            ready.append((index, prepare(sample)))
-        except Exception as err:  # a bad sample must not stop the others
-            results[index] = Generation(text=None, error=error_text(err))
-    return results, ready
-
-
-def in_input_order(
-    results: list[Generation | None], answered: Sequence[tuple[int, Generation]]
-) -> list[Generation]:
-    """The answers put back at their samples' indices, beside :func:`prepare_each`'s errors."""
-    for index, generation in answered:
-        results[index] = generation
-    return [result for result in results if result is not None]

@@ -25,9 +25,6 @@ from classbench.backends.base import (
     GenerativeBackend,
     Sample,
     conversation,
-    error_text,
-    in_input_order,
-    prepare_each,
 )
 from classbench.backends.devices import dtype_name, resolve_device, resolve_dtype
 from classbench.images import model_input
@@ -198,7 +195,7 @@ class HFBackend(GenerativeBackend):
 
         The samples' ``choices`` are ignored: this backend has no constrained decoding.
         """
-        results, ready = prepare_each(
+        results, ready = self.prepare_each(
             samples,
             lambda sample: sample._replace(
                 image=self.prepare_image(sample.image), prompt=self.render_prompt(sample.prompt)
@@ -217,7 +214,7 @@ class HFBackend(GenerativeBackend):
         for batch in tqdm(batches, desc=f"hf {self.checkpoint}", disable=len(batches) <= 1):
             generations = self._generate_or_split(batch, max_new_tokens)
             answered.extend(zip((index for index, _ in batch), generations, strict=True))
-        return in_input_order(results, answered)
+        return self.in_input_order(results, answered)
 
     def _generate_or_split(
         self, batch: Sequence[tuple[int, Sample]], max_new_tokens: int
@@ -226,12 +223,11 @@ class HFBackend(GenerativeBackend):
         try:
             return self._generate_batch(batch, max_new_tokens)
         except Exception as err:
+            failed = Generation.failed(err)
             if len(batch) == 1:
-                log.warning("hf sample %d failed: %s", batch[0][0], error_text(err))
-                return [Generation(text=None, error=error_text(err))]
-            log.warning(
-                "hf batch of %d failed (%s); retrying one by one", len(batch), error_text(err)
-            )
+                log.warning("hf sample %d failed: %s", batch[0][0], failed.error)
+                return [failed]
+            log.warning("hf batch of %d failed (%s); retrying one by one", len(batch), failed.error)
             self._free_cuda()
             return [
                 generation

@@ -35,7 +35,6 @@ from classbench.backends.base import (
     GenerativeBackend,
     Sample,
     conversation,
-    error_text,
 )
 from classbench.backends.retry import (
     RETRY_AFTER_STATUS,
@@ -321,7 +320,7 @@ class OpenAIBackend(GenerativeBackend):
                 return self._parse(raw.http_response, time.perf_counter() - start)
             if not retry or attempt == attempts:
                 tries = f"{attempt} attempt" + ("s" if attempt > 1 else "")
-                return Generation(text=None, error=self._redact(f"{error} ({tries})", key))
+                return Generation.failed(self._redact(f"{error} ({tries})", key))
             delay = self.retry.delay(attempt, wait)
             log.warning(
                 "openai request failed (%s); retry %d/%d in %.2f s",
@@ -341,12 +340,12 @@ class OpenAIBackend(GenerativeBackend):
             message = choice.get("message") or {}
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             snippet = self._redact(response.text)[:ERROR_BODY_CHARS].strip()
-            return Generation(text=None, error=f"BadResponse: {snippet}")
+            return Generation.failed(f"BadResponse: {snippet}")
         text = message.get("content")
         if not isinstance(text, str):
             # A refusal or tool call instead of an answer: nothing to score.
             reason = choice.get("finish_reason")
-            return Generation(text=None, error=f"NoContent: finish_reason={reason}")
+            return Generation.failed(f"NoContent: finish_reason={reason}")
         usage = data.get("usage") or {}
         return Generation(
             text=text.strip(),
@@ -361,7 +360,7 @@ class OpenAIBackend(GenerativeBackend):
                 sample.image, sample.prompt, max_new_tokens=max_new_tokens, choices=sample.choices
             )
         except Exception as err:  # a bad image must not stop the other samples
-            return Generation(text=None, error=self._redact(error_text(err)))
+            return Generation.failed(self._redact(f"{type(err).__name__}: {err}"))
         return self._send(body)
 
     # -- GenerativeBackend -----------------------------------------------------------------------

@@ -31,8 +31,6 @@ from classbench.backends.base import (
     Sample,
     conversation,
     error_text,
-    in_input_order,
-    prepare_each,
 )
 
 log = logging.getLogger(__name__)
@@ -159,14 +157,14 @@ def to_generation(output: Any, latency_s: float | None = None) -> Generation:
     """A vLLM ``RequestOutput`` as a :class:`Generation` (no usable completion is an error)."""
     completions = getattr(output, "outputs", None) or []
     if not completions:
-        return Generation(text=None, error="EmptyOutput: vLLM returned no completion")
+        return Generation.failed("EmptyOutput: vLLM returned no completion")
     first = completions[0]
     reason = getattr(first, "finish_reason", None)
     if reason == "abort":
-        return Generation(text=None, error="Aborted: vLLM aborted the request")
+        return Generation.failed("Aborted: vLLM aborted the request")
     text = getattr(first, "text", None)
     if not isinstance(text, str):
-        return Generation(text=None, error=f"EmptyOutput: no text (finish_reason={reason})")
+        return Generation.failed(f"EmptyOutput: no text (finish_reason={reason})")
     prompt_ids = getattr(output, "prompt_token_ids", None)
     token_ids = getattr(first, "token_ids", None)
     return Generation(
@@ -211,11 +209,11 @@ class VLLMBackend(GenerativeBackend):
         if constrained and self.choice_api is None and not self._warned_choices:
             log.warning("this vLLM has no choice constraint; answers are parsed from free text")
             self._warned_choices = True
-        results, ready = prepare_each(
+        results, ready = self.prepare_each(
             samples, lambda sample: sample._replace(image=self.prepare_image(sample.image))
         )
         answered = self._chat_or_split(ready, max_new_tokens) if ready else []
-        return in_input_order(
+        return self.in_input_order(
             results, list(zip((index for index, _ in ready), answered, strict=True))
         )
 
@@ -249,7 +247,7 @@ class VLLMBackend(GenerativeBackend):
             if len(items) == 1 or type(err).__name__ == "EngineDeadError":
                 # A dead engine fails every call: don't bisect through thousands of them.
                 log.warning("vllm request(s) failed: %s", error_text(err))
-                return [Generation(text=None, error=error_text(err)) for _ in items]
+                return [Generation.failed(err) for _ in items]
             log.warning("vllm call of %d failed (%s); splitting", len(items), error_text(err))
             middle = len(items) // 2
             return self._chat_or_split(items[:middle], max_tokens) + self._chat_or_split(
