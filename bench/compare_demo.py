@@ -2,6 +2,7 @@
 and ratings, row for row and value for value.
 
     python bench/compare_demo.py BEFORE/results AFTER/results [--rtol 0] [--atol 0]
+        [--ignore-column NAME ...]
 
 Typical use: run ``make demo`` (or its first snakemake command) in a checkout of an older
 commit and in one of this commit, then compare the two trees. It reads the files with pandas
@@ -17,7 +18,9 @@ What it compares, keyed by row (not by file order):
 
 What it leaves out, and why:
 
-- the columns ``latency_s`` and ``wall_share_s``: wall-clock time, different on every run;
+- the columns ``latency_s`` and ``wall_share_s``: wall-clock time, different on every run,
+  and each column named with ``--ignore-column`` (one whose values changed on purpose: say why
+  where the result is reported);
 - parquet key-value metadata (package versions, git commit, host, throughput): provenance;
 - what only the AFTER tree has (files, columns, summary rows of a metric): the file contracts
   add columns and metrics, never rename them, so these are additions made on purpose; they are
@@ -91,7 +94,12 @@ def files(root: Path) -> dict[str, tuple[str, ...]]:
 
 
 def compare_frames(
-    before: pd.DataFrame, after: pd.DataFrame, key: Sequence[str], rtol: float, atol: float
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    key: Sequence[str],
+    rtol: float = 0.0,
+    atol: float = 0.0,
+    ignored: Sequence[str] = (),
 ) -> tuple[list[str], list[str]]:
     """(differences, additions) between two versions of one file."""
     differences: list[str] = []
@@ -102,7 +110,8 @@ def compare_frames(
         differences.append(f"columns gone: {missing}")
     if added:
         additions.append(f"new columns: {added}")
-    columns = [c for c in before.columns if c in after.columns and c not in TIMING_COLUMNS]
+    left_out = {*TIMING_COLUMNS, *ignored}
+    columns = [c for c in before.columns if c in after.columns and c not in left_out]
     if key:
         if before.duplicated(list(key)).any() or after.duplicated(list(key)).any():
             differences.append(f"{list(key)} does not identify the rows")
@@ -140,7 +149,13 @@ def _new_rows(index: pd.Index, key: Sequence[str]) -> str:
     return f"{len(index)} new rows, e.g. {list(index[:EXAMPLES])}"
 
 
-def compare_trees(before: Path, after: Path, rtol: float = 0.0, atol: float = 0.0) -> bool:
+def compare_trees(
+    before: Path,
+    after: Path,
+    rtol: float = 0.0,
+    atol: float = 0.0,
+    ignored: Sequence[str] = (),
+) -> bool:
     """Print what differs and what was added; True when nothing compared differs."""
     old, new = files(before), files(after)
     equal = True
@@ -152,7 +167,12 @@ def compare_trees(before: Path, after: Path, rtol: float = 0.0, atol: float = 0.
     compared = sorted(set(old) & set(new))
     for name in compared:
         differences, additions = compare_frames(
-            pd.read_parquet(before / name), pd.read_parquet(after / name), old[name], rtol, atol
+            pd.read_parquet(before / name),
+            pd.read_parquet(after / name),
+            old[name],
+            rtol,
+            atol,
+            ignored,
         )
         for line in additions:
             print(f"added     {name}: {line} (not compared)")
@@ -160,7 +180,8 @@ def compare_trees(before: Path, after: Path, rtol: float = 0.0, atol: float = 0.
             print(f"DIFFERENT {name}: {line}")
         equal = equal and not differences
     verdict = "identical" if equal else "DIFFERENT"
-    print(f"{verdict}: {len(compared)} files compared, {before} against {after}")
+    also = f" (left out: {', '.join(ignored)})" if ignored else ""
+    print(f"{verdict}: {len(compared)} files compared, {before} against {after}{also}")
     return equal
 
 
@@ -170,12 +191,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("after", type=Path, help="the newer results/ folder")
     parser.add_argument("--rtol", type=float, default=0.0, help="relative tolerance of numbers")
     parser.add_argument("--atol", type=float, default=0.0, help="absolute tolerance of numbers")
+    parser.add_argument(
+        "--ignore-column",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a column not to compare, wherever it appears (repeat for several)",
+    )
     args = parser.parse_args(argv)
     for root in (args.before, args.after):
         if not (root / "summary.parquet").is_file():
             print(f"{root}: no summary.parquet; is it a finished results/ folder?")
             return 2
-    return 0 if compare_trees(args.before, args.after, args.rtol, args.atol) else 1
+    equal = compare_trees(args.before, args.after, args.rtol, args.atol, args.ignore_column)
+    return 0 if equal else 1
 
 
 if __name__ == "__main__":

@@ -81,3 +81,10 @@ def test_a_changed_value_and_a_lost_row_are_differences(compare, tmp_path, capsy
     out = capsys.readouterr().out
     assert "answer: 1 of 2 values differ (b: 'cat' -> 'cow')" in out
     assert "summary.parquet: 1 rows gone" in out
+
+
+def test_a_column_changed_on_purpose_can_be_left_out(compare, tmp_path, capsys):
+    before = write_tree(tmp_path / "before")
+    after = write_tree(tmp_path / "after", answer="cow")
+    assert compare.main([str(before), str(after), "--ignore-column", "answer"]) == 0
+    assert "(left out: answer)" in capsys.readouterr().out
