@@ -13,7 +13,8 @@ Everything runs in scratch copies of the workflow (``Snakefile``, ``workflow``, 
    contrastive baselines always kept) with ``--quiet rules``, which also prints the job count;
    the per-job cost is the slope of time over jobs.
 4. ``--profile``: one dry run under cProfile, summarised into Snakemake's own stages and the
-   workflow's (``common.smk``, ``classbench``) functions.
+   workflow's (the rule files' functions: ``common.smk`` and each ``*.functions.smk``;
+   ``classbench``).
 5. ``--baseline-ref REV``: the dry run of the workflow and library at git revision REV (its
    ``src`` first on ``PYTHONPATH``), timed in the same session.
 
@@ -203,7 +204,7 @@ def profile(workdir: Path, configfile: str, out: Path) -> list[list[str]]:
         ],
         ["  needrun (update_needrun)", cumulative("snakemake/dag.py", "update_needrun")],
         ["  script sources per job (script.get_source)", _one(entries, "get_source")],
-        ["workflow code: common.smk functions", own("common.smk")],
+        ["workflow code: rule files' functions", own("workflow/rules/")],
         ["workflow code: classbench library", own("src/classbench")],
     ]
     return [[label, f"{seconds:.1f} s"] for label, seconds in rows]

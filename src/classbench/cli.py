@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from classbench import paths
 from classbench.checks import problems, render
@@ -32,8 +32,12 @@ from classbench.report.reproduction import compare_files
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="classbench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    # What the commands that read the config take alike.
+    schemas = argparse.ArgumentParser(add_help=False)
+    schemas.add_argument("--schemas", default="workflow/schemas", help="the JSON schema folder")
     imp = commands.add_parser(
         "import-lmms-eval",
+        parents=[schemas],
         help="turn an lmms-eval / lmms-owc *_samples_*.jsonl into a predictions file",
         description=f"Turn an lmms-eval / lmms-owc samples log into {paths.PREDICTIONS}, for "
         "the samples the study selects. Records that match no manifest sample or have no doc_id "
@@ -56,7 +60,6 @@ def _parser() -> argparse.ArgumentParser:
         "limit / dataset_limits select the samples",
     )
     imp.add_argument("--tasks", default="config/tasks.yaml", help="the task registry")
-    imp.add_argument("--schemas", default="workflow/schemas", help="the JSON schema folder")
     imp.add_argument(
         "--allow-unmatched",
         action="store_true",
@@ -79,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
 
     pre = commands.add_parser(
         "preflight",
+        parents=[schemas],
         help="check every source, model, the disk and the executor before a study starts",
         description="Check, without downloading, that the study's datasets and models can be "
         "fetched, that the disk can hold them and that the executor can run. Prints one table; "
@@ -97,7 +101,6 @@ def _parser() -> argparse.ArgumentParser:
         help="as given to snakemake with the Slurm profile",
     )
     pre.add_argument("--resources", default="resources", help="the resources folder")
-    pre.add_argument("--schemas", default="workflow/schemas", help="the JSON schema folder")
     pre.add_argument(
         "--no-packages",
         action="store_true",
@@ -125,13 +128,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    try:
-        table = compare_files(
-            args.summary, args.published, out=args.out, models_registry=args.models
-        )
-    except (OSError, ValueError, DamagedFileError) as err:  # PublishedError is a ValueError
-        print(f"classbench compare: {err}", file=sys.stderr)
-        return 2
+    table = compare_files(args.summary, args.published, out=args.out, models_registry=args.models)
     inside = int(table["in_interval"].fillna(False).sum())
     print(
         f"{args.out}/reproduction.{{csv,md,tex,png,pdf}}: {len(table)} published numbers "
@@ -141,67 +138,72 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _preflight(args: argparse.Namespace) -> int:
-    try:
-        study = load_study(merged_configs(args.configfile), args.schemas, check_packages=False)
-        table, ok = preflight_report(
-            study,
-            resources=args.resources,
-            check_packages=not args.no_packages,
-            slurm=slurm_settings(args.profile, args.slurm_status_command),
-        )
-    except (OSError, ConfigError) as err:
-        print(f"classbench preflight: {err}", file=sys.stderr)
-        return 2
+    study = load_study(merged_configs(args.configfile), args.schemas, check_packages=False)
+    table, ok = preflight_report(
+        study,
+        resources=args.resources,
+        check_packages=not args.no_packages,
+        slurm=slurm_settings(args.profile, args.slurm_status_command),
+    )
     print(table)
     return 0 if ok else 1
 
 
 def _pin(args: argparse.Namespace) -> int:
-    try:
-        checks = pin_registry(args.registry, args.names, None, args.downloads, args.download)
-    except (OSError, KeyError, RuntimeError, ValueError) as err:
-        print(f"classbench datasets pin: {err}", file=sys.stderr)
-        return 2
+    checks = pin_registry(args.registry, args.names, None, args.downloads, args.download)
     print(render(checks, title="datasets pin"))
     return 1 if problems(checks) else 0
+
+
+def _import_lmms_eval(args: argparse.Namespace) -> int:
+    root = args.dataset_root or paths.fill(paths.DATASET_DIR, dataset=args.dataset)
+    out = args.out or paths.fill(
+        paths.PREDICTIONS, dataset=args.dataset, task=args.task, model=args.model
+    )
+    task = load_task(args.tasks, args.task, args.schemas)
+    seed, limit = study_selection(args.config, args.dataset, args.schemas, args.task)
+    frame, counts = import_lmms_eval(
+        args.samples,
+        dataset=args.dataset,
+        task_name=args.task,
+        task=task,
+        model=args.model,
+        dataset_root=root,
+        output=out,
+        seed=seed,
+        limit=limit,
+        allow_unmatched=args.allow_unmatched,
+    )
+    selected = len(frame) - counts.unmatched
+    print(f"{out}: {counts.report(len(frame), args.dataset, selected, limit, seed)}")
+    return 0
+
+
+Handler = Callable[[argparse.Namespace], int]
+# Command -> its name in messages, what runs it, and the errors it reports as one line with exit
+# status 2 (anything else is a bug and keeps its traceback). PublishedError, ConfigError and
+# ImportRefused are ValueErrors.
+_COMMANDS: dict[str, tuple[str, Handler, tuple[type[Exception], ...]]] = {
+    "compare": ("classbench compare", _compare, (OSError, ValueError, DamagedFileError)),
+    "preflight": ("classbench preflight", _preflight, (OSError, ConfigError)),
+    "datasets": ("classbench datasets pin", _pin, (OSError, KeyError, RuntimeError, ValueError)),
+    "import-lmms-eval": (
+        "classbench import-lmms-eval",
+        _import_lmms_eval,
+        (OSError, ValueError, DatasetError, DamagedFileError),
+    ),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``classbench`` command; returns the exit status."""
     args = _parser().parse_args(argv)
-    if args.command == "compare":
-        return _compare(args)
-    if args.command == "preflight":
-        return _preflight(args)
-    if args.command == "datasets":
-        return _pin(args)
-    if args.command == "import-lmms-eval":
-        root = args.dataset_root or paths.fill(paths.DATASET_DIR, dataset=args.dataset)
-        out = args.out or paths.fill(
-            paths.PREDICTIONS, dataset=args.dataset, task=args.task, model=args.model
-        )
-        try:
-            task = load_task(args.tasks, args.task, args.schemas)
-            seed, limit = study_selection(args.config, args.dataset, args.schemas, args.task)
-            frame, counts = import_lmms_eval(
-                args.samples,
-                dataset=args.dataset,
-                task_name=args.task,
-                task=task,
-                model=args.model,
-                dataset_root=root,
-                output=out,
-                seed=seed,
-                limit=limit,
-                allow_unmatched=args.allow_unmatched,
-            )
-        # ConfigError and ImportRefused are ValueErrors.
-        except (OSError, ValueError, DatasetError, DamagedFileError) as err:
-            print(f"classbench import-lmms-eval: {err}", file=sys.stderr)
-            return 2
-        selected = len(frame) - counts.unmatched
-        print(f"{out}: {counts.report(len(frame), args.dataset, selected, limit, seed)}")
-    return 0
+    name, handler, reported = _COMMANDS[args.command]
+    try:
+        return handler(args)
+    except reported as err:
+        print(f"{name}: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple
 
 from PIL import Image
+
+from classbench.images import model_input
 
 
 class FollowUp(str):
@@ -57,6 +59,11 @@ def conversation(
     return messages
 
 
+def error_text(err: BaseException) -> str:
+    """``"<ExceptionType>: message"``, the form stored in :attr:`Generation.error`."""
+    return f"{type(err).__name__}: {err}"
+
+
 class BackendError(RuntimeError):
     """A backend cannot be set up as configured (missing package, no CUDA device, bad setting)."""
 
@@ -75,11 +82,36 @@ class Generation:
     tokens_out: int | None = None
     latency_s: float | None = None
 
+    @classmethod
+    def failed(cls, reason: str | BaseException) -> Generation:
+        """No answer, for ``reason`` (an exception is written as :func:`error_text` writes it)."""
+        error = error_text(reason) if isinstance(reason, BaseException) else reason
+        return cls(text=None, error=error)
 
-class GenerativeBackend(Protocol):
-    """A vision-language model that answers a prompt about one image."""
+
+class Sample(NamedTuple):
+    """One request of a :meth:`GenerativeBackend.generate` call."""
+
+    image: Image.Image
+    prompt: str
+    choices: list[str] | None
+
+
+class GenerativeBackend:
+    """A vision-language model that answers a prompt about one image.
+
+    Every generative backend subclasses it: :meth:`generate` checks a call's lists once and
+    hands them to :meth:`answer` as one :class:`Sample` each; :meth:`prepare_image` fits an
+    image to ``max_pixels``. A test double may instead define ``generate``, ``info`` and
+    ``close`` itself.
+    """
 
     name: str
+    max_pixels: int | None = None
+
+    def prepare_image(self, image: Image.Image) -> Image.Image:
+        """The image as the model receives it (RGB, within ``max_pixels``)."""
+        return model_input(image, self.max_pixels)
 
     def generate(
         self,
@@ -94,12 +126,50 @@ class GenerativeBackend(Protocol):
         ``choices`` (closed protocols) lets a backend that supports constrained decoding restrict
         the answer to one of the given strings; backends that cannot ignore it.
         """
-        ...
+        if len(images) != len(prompts):
+            raise ValueError(f"{len(images)} images but {len(prompts)} prompts")
+        if choices is not None and len(choices) != len(prompts):
+            raise ValueError(f"{len(choices)} choice lists but {len(prompts)} prompts")
+        if not prompts:
+            return []
+        per_sample = choices if choices is not None else [None] * len(prompts)
+        samples = [Sample(*sample) for sample in zip(images, prompts, per_sample, strict=True)]
+        return self.answer(samples, max_new_tokens)
+
+    def answer(self, samples: list[Sample], max_new_tokens: int) -> list[Generation]:
+        """The answers to a checked, non-empty call, in input order."""
+        raise NotImplementedError
+
+    @staticmethod
+    def prepare_each(
+        samples: Sequence[Sample], prepare: Callable[[Sample], Sample]
+    ) -> tuple[list[Generation | None], list[tuple[int, Sample]]]:
+        """Each sample prepared on its own, with its index: one that fails (an unreadable image, a
+        prompt the template rejects) gets its error as its :class:`Generation` at once and does
+        not stop the others. The first list holds those errors, None where a sample is ready.
+        """
+        results: list[Generation | None] = [None] * len(samples)
+        ready: list[tuple[int, Sample]] = []
+        for index, sample in enumerate(samples):
+            try:
+                ready.append((index, prepare(sample)))
+            except Exception as err:  # a bad sample must not stop the others
+                results[index] = Generation.failed(err)
+        return results, ready
+
+    @staticmethod
+    def in_input_order(
+        results: list[Generation | None], answered: Sequence[tuple[int, Generation]]
+    ) -> list[Generation]:
+        """The answers put back at their samples' indices, beside :meth:`prepare_each`'s errors."""
+        for index, generation in answered:
+            results[index] = generation
+        return [result for result in results if result is not None]
 
     def info(self) -> dict[str, Any]:
         """What identifies this backend's outputs (checkpoint, revision, dtype, device, ...)."""
-        ...
+        raise NotImplementedError
 
     def close(self) -> None:
         """Free the model (GPU memory, server connections)."""
-        ...
+        raise NotImplementedError

@@ -10,46 +10,32 @@ import numpy as np
 from PIL import Image
 
 from classbench.backends.base import BackendError
-from classbench.backends.devices import dtype_name, resolve_device, resolve_dtype
+from classbench.backends.image_model import ImageModel
 
 # Text towers trained on fixed-length, max_length-padded text whose pooling reads the last
 # position: their text must be padded the same way, and their own tokenizers return no mask.
 _MAX_LENGTH_PADDED = ("siglip", "siglip2")
 
 
-class ContrastiveEncoder:
+class ContrastiveEncoder(ImageModel):
     """A dual encoder (CLIP, SigLIP) that maps images and texts to L2-normalised float32 vectors."""
+
+    auto_model = "AutoModel"
+    auto_processor = "AutoProcessor"
 
     def __init__(
         self,
         checkpoint: str | os.PathLike,
         *,
-        revision: str | None = None,
-        device: str = "auto",
-        dtype: str = "auto",
-        batch_size: int = 64,
         class_template: str = "an image of a {}",
+        **options: Any,
     ) -> None:
-        from transformers import AutoModel, AutoProcessor
-
-        if batch_size < 1:
-            raise BackendError(f"batch_size must be positive, got {batch_size}")
+        """``options``: those of :class:`ImageModel` (revision, device, dtype, batch_size)."""
         if "{}" not in class_template:
             raise BackendError(f"class_template must contain '{{}}', got {class_template!r}")
-        self.checkpoint = str(checkpoint)
-        self.revision = revision
-        self.device = resolve_device(device)
-        self._torch_dtype = resolve_dtype(dtype, self.device)
-        self.dtype = dtype_name(self._torch_dtype)
-        self.batch_size = batch_size
+        super().__init__(checkpoint, **options)
         self.class_template = class_template
-        self.processor = AutoProcessor.from_pretrained(self.checkpoint, revision=revision)
-        self.model = AutoModel.from_pretrained(
-            self.checkpoint, revision=revision, dtype=self._torch_dtype
-        )
-        self.model.to(self.device).eval()
         config = self.model.config
-        self.model_type: str = config.model_type
         if not (
             hasattr(self.model, "get_image_features") and hasattr(self.model, "get_text_features")
         ):
@@ -62,15 +48,10 @@ class ContrastiveEncoder:
         self.dim: int = int(getattr(config, "projection_dim", None) or text_config.hidden_size)
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any], **settings: Any) -> ContrastiveEncoder:
-        """The encoder of a model registry entry; ``settings`` override the entry's keys."""
-        options = {
-            "revision": spec.get("revision"),
-            "dtype": spec.get("dtype", "auto"),
-            "batch_size": int(spec.get("batch_size") or 64),
-            "class_template": spec.get("class_template", "an image of a {}"),
-        }
-        return cls(spec["checkpoint"], **{**options, **settings})
+    def spec_options(cls, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """The constructor options a model registry entry sets, its class template included."""
+        template = spec.get("class_template", "an image of a {}")
+        return {**super().spec_options(spec), "class_template": template}
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Embed images: float32 array (n, d), each row of unit length."""
@@ -104,14 +85,7 @@ class ContrastiveEncoder:
 
     def info(self) -> dict[str, Any]:
         """What identifies these embeddings."""
-        return {
-            "checkpoint": self.checkpoint,
-            "revision": self.revision,
-            "dtype": self.dtype,
-            "device": self.device,
-            "class_template": self.class_template,
-            "model_type": self.model_type,
-        }
+        return {**super().info(), "class_template": self.class_template}
 
     def _encode(
         self,

@@ -19,18 +19,19 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from classbench.backends.base import BackendError, Generation, conversation
+from classbench.backends.base import (
+    BackendError,
+    Generation,
+    GenerativeBackend,
+    Sample,
+    conversation,
+)
 from classbench.backends.devices import dtype_name, resolve_device, resolve_dtype
 from classbench.images import model_input
 
 log = logging.getLogger(__name__)
 
 QUANTIZATIONS = ("8bit", "4bit")
-
-
-def error_text(err: BaseException) -> str:
-    """``"<ExceptionType>: message"``, the form stored in :attr:`Generation.error`."""
-    return f"{type(err).__name__}: {err}"
 
 
 def build_messages(
@@ -74,8 +75,8 @@ def quantization_config(quantization: str | None, cuda: bool) -> Any:
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16)
 
 
-class HFBackend:
-    """A vision-language model run in-process with transformers (implements GenerativeBackend)."""
+class HFBackend(GenerativeBackend):
+    """A vision-language model run in-process with transformers (a GenerativeBackend)."""
 
     name = "hf"
 
@@ -187,62 +188,46 @@ class HFBackend:
             messages, add_generation_prompt=True, tokenize=False
         )
 
-    def prepare_image(self, image: Image.Image) -> Image.Image:
-        """The image as the model receives it (RGB, within ``max_pixels``)."""
-        return prepare_image(image, self.max_pixels)
-
     # -- generation --------------------------------------------------------------------------
 
-    def generate(
-        self,
-        images: list[Image.Image],
-        prompts: list[str],
-        *,
-        max_new_tokens: int,
-        choices: list[list[str] | None] | None = None,
-    ) -> list[Generation]:
+    def answer(self, samples: list[Sample], max_new_tokens: int) -> list[Generation]:
         """Greedy (by default) answers, batched by similar length, returned in input order.
 
-        ``choices`` is ignored: this backend has no constrained decoding.
+        The samples' ``choices`` are ignored: this backend has no constrained decoding.
         """
-        if len(images) != len(prompts):
-            raise ValueError(f"{len(images)} images but {len(prompts)} prompts")
-        results: list[Generation | None] = [None] * len(prompts)
-        ready: list[tuple[int, Image.Image, str]] = []
-        for index, (image, prompt) in enumerate(zip(images, prompts, strict=True)):
-            try:
-                ready.append((index, self.prepare_image(image), self.render_prompt(prompt)))
-            except Exception as err:  # a bad sample must not stop the others
-                results[index] = Generation(text=None, error=error_text(err))
+        results, ready = self.prepare_each(
+            samples,
+            lambda sample: sample._replace(
+                image=self.prepare_image(sample.image), prompt=self.render_prompt(sample.prompt)
+            ),
+        )
         # Cheap length proxy (pixels drive the image-token count of dynamic-resolution models,
         # characters the text part) so that a batch holds prompts of similar length.
         if self.batch_order == "sorted":
-            ready.sort(key=lambda item: (item[1].width * item[1].height, len(item[2])))
+            ready.sort(
+                key=lambda item: (item[1].image.width * item[1].image.height, len(item[1].prompt))
+            )
         else:
             ready = [ready[i] for i in self._order_rng.permutation(len(ready))]
         batches = [ready[i : i + self.batch_size] for i in range(0, len(ready), self.batch_size)]
+        answered: list[tuple[int, Generation]] = []
         for batch in tqdm(batches, desc=f"hf {self.checkpoint}", disable=len(batches) <= 1):
-            for index, generation in zip(
-                (item[0] for item in batch),
-                self._generate_or_split(batch, max_new_tokens),
-                strict=True,
-            ):
-                results[index] = generation
-        return [result for result in results if result is not None]
+            generations = self._generate_or_split(batch, max_new_tokens)
+            answered.extend(zip((index for index, _ in batch), generations, strict=True))
+        return self.in_input_order(results, answered)
 
     def _generate_or_split(
-        self, batch: Sequence[tuple[int, Image.Image, str]], max_new_tokens: int
+        self, batch: Sequence[tuple[int, Sample]], max_new_tokens: int
     ) -> list[Generation]:
         """Run the batch; if it fails, run its samples one by one so only the culprit fails."""
         try:
             return self._generate_batch(batch, max_new_tokens)
         except Exception as err:
+            failed = Generation.failed(err)
             if len(batch) == 1:
-                log.warning("hf sample %d failed: %s", batch[0][0], error_text(err))
-                return [Generation(text=None, error=error_text(err))]
-            log.warning(
-                "hf batch of %d failed (%s); retrying one by one", len(batch), error_text(err)
-            )
+                log.warning("hf sample %d failed: %s", batch[0][0], failed.error)
+                return [failed]
+            log.warning("hf batch of %d failed (%s); retrying one by one", len(batch), failed.error)
             self._free_cuda()
             return [
                 generation
@@ -251,10 +236,10 @@ class HFBackend:
             ]
 
     def _generate_batch(
-        self, batch: Sequence[tuple[int, Image.Image, str]], max_new_tokens: int
+        self, batch: Sequence[tuple[int, Sample]], max_new_tokens: int
     ) -> list[Generation]:
         start = time.perf_counter()
-        inputs = self._encode([item[2] for item in batch], [item[1] for item in batch])
+        inputs = self._encode([item.prompt for _, item in batch], [item.image for _, item in batch])
         with torch.inference_mode():
             output = self.model.generate(
                 **inputs, **{**self.generation, "max_new_tokens": max_new_tokens}

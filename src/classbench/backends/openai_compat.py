@@ -1,4 +1,4 @@
-"""Client for OpenAI-compatible ``/chat/completions`` servers (implements GenerativeBackend).
+"""Client for OpenAI-compatible ``/chat/completions`` servers (a GenerativeBackend).
 
 One code path for ``vllm serve`` and ``transformers serve`` (``.../v1``), OpenVINO Model Server
 (``.../v3``) and hosted APIs, through the official ``openai`` SDK. Each (image, prompt) pair
@@ -29,7 +29,13 @@ import httpx2
 import openai
 from PIL import Image
 
-from classbench.backends.base import BackendError, Generation, conversation
+from classbench.backends.base import (
+    BackendError,
+    Generation,
+    GenerativeBackend,
+    Sample,
+    conversation,
+)
 from classbench.backends.retry import (
     RETRY_AFTER_STATUS,
     RetryPolicy,
@@ -37,7 +43,6 @@ from classbench.backends.retry import (
     retryable_status,
 )
 from classbench.backends.secrets import check_header_value, redact
-from classbench.images import model_input
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +99,7 @@ def public_url(url: str) -> str:
     return f"{parts.scheme}://{host}{parts.path}"
 
 
-class OpenAIBackend:
+class OpenAIBackend(GenerativeBackend):
     """Vision-language answers from an OpenAI-compatible chat completions server."""
 
     name = "openai"
@@ -223,10 +228,6 @@ class OpenAIBackend:
 
     # -- requests ------------------------------------------------------------------------------
 
-    def prepare_image(self, image: Image.Image) -> Image.Image:
-        """The image as it is sent (RGB, within ``max_pixels``), before encoding."""
-        return model_input(image, self.max_pixels)
-
     def build_body(
         self,
         image: Image.Image,
@@ -319,7 +320,7 @@ class OpenAIBackend:
                 return self._parse(raw.http_response, time.perf_counter() - start)
             if not retry or attempt == attempts:
                 tries = f"{attempt} attempt" + ("s" if attempt > 1 else "")
-                return Generation(text=None, error=self._redact(f"{error} ({tries})", key))
+                return Generation.failed(self._redact(f"{error} ({tries})", key))
             delay = self.retry.delay(attempt, wait)
             log.warning(
                 "openai request failed (%s); retry %d/%d in %.2f s",
@@ -339,12 +340,12 @@ class OpenAIBackend:
             message = choice.get("message") or {}
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             snippet = self._redact(response.text)[:ERROR_BODY_CHARS].strip()
-            return Generation(text=None, error=f"BadResponse: {snippet}")
+            return Generation.failed(f"BadResponse: {snippet}")
         text = message.get("content")
         if not isinstance(text, str):
             # A refusal or tool call instead of an answer: nothing to score.
             reason = choice.get("finish_reason")
-            return Generation(text=None, error=f"NoContent: finish_reason={reason}")
+            return Generation.failed(f"NoContent: finish_reason={reason}")
         usage = data.get("usage") or {}
         return Generation(
             text=text.strip(),
@@ -353,51 +354,34 @@ class OpenAIBackend:
             latency_s=latency,
         )
 
-    def _answer(
-        self, image: Image.Image, prompt: str, max_new_tokens: int, choices: list[str] | None
-    ) -> Generation:
+    def _answer(self, sample: Sample, max_new_tokens: int) -> Generation:
         try:
-            body = self.build_body(image, prompt, max_new_tokens=max_new_tokens, choices=choices)
+            body = self.build_body(
+                sample.image, sample.prompt, max_new_tokens=max_new_tokens, choices=sample.choices
+            )
         except Exception as err:  # a bad image must not stop the other samples
-            return Generation(text=None, error=self._redact(f"{type(err).__name__}: {err}"))
+            return Generation.failed(self._redact(f"{type(err).__name__}: {err}"))
         return self._send(body)
 
     # -- GenerativeBackend -----------------------------------------------------------------------
 
-    def generate(
-        self,
-        images: list[Image.Image],
-        prompts: list[str],
-        *,
-        max_new_tokens: int,
-        choices: list[list[str] | None] | None = None,
-    ) -> list[Generation]:
-        """One answer per (image, prompt), in input order; at most ``concurrency`` in flight.
+    def answer(self, samples: list[Sample], max_new_tokens: int) -> list[Generation]:
+        """One answer per sample, in input order; at most ``concurrency`` in flight.
 
-        ``choices`` constrains the answers only when ``constrained_choice`` is set (and the
-        server accepts the extra field); otherwise it is ignored.
+        The samples' ``choices`` constrain the answers only when ``constrained_choice`` is set
+        (and the server accepts the extra field); otherwise they are ignored.
 
         ``latency_s`` is the round trip of the request that succeeded. Requests overlap, so
         unlike a batched backend's share of a batch, these latencies add up to more than the
         wall time.
         """
-        if len(images) != len(prompts):
-            raise ValueError(f"{len(images)} images but {len(prompts)} prompts")
-        if choices is not None and len(choices) != len(prompts):
-            raise ValueError(f"{len(choices)} choice lists but {len(prompts)} prompts")
-        if not prompts:
-            return []
         self._api_key()  # a key rotated to one no header can carry fails the call at once
-        per_sample = choices if choices is not None else [None] * len(prompts)
         # Images are encoded on the worker threads, so at most `concurrency` encoded copies
         # exist at a time.
         with ThreadPoolExecutor(
-            max_workers=min(self.concurrency, len(prompts)), thread_name_prefix="openai"
+            max_workers=min(self.concurrency, len(samples)), thread_name_prefix="openai"
         ) as pool:
-            futures = [
-                pool.submit(self._answer, image, prompt, max_new_tokens, sample_choices)
-                for image, prompt, sample_choices in zip(images, prompts, per_sample, strict=True)
-            ]
+            futures = [pool.submit(self._answer, sample, max_new_tokens) for sample in samples]
             return [future.result() for future in futures]
 
     def info(self) -> dict[str, Any]:

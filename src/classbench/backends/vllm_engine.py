@@ -1,4 +1,4 @@
-"""Offline vLLM engine backend: one ``LLM.chat`` call per list of requests (implements
+"""Offline vLLM engine backend: one ``LLM.chat`` call per list of requests (a
 GenerativeBackend).
 
 vLLM's continuous batching only pays off when it sees many requests at once, so everything passed
@@ -24,8 +24,14 @@ from typing import Any
 
 from PIL import Image
 
-from classbench.backends.base import BackendError, Generation, conversation
-from classbench.images import model_input
+from classbench.backends.base import (
+    BackendError,
+    Generation,
+    GenerativeBackend,
+    Sample,
+    conversation,
+    error_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,14 +157,14 @@ def to_generation(output: Any, latency_s: float | None = None) -> Generation:
     """A vLLM ``RequestOutput`` as a :class:`Generation` (no usable completion is an error)."""
     completions = getattr(output, "outputs", None) or []
     if not completions:
-        return Generation(text=None, error="EmptyOutput: vLLM returned no completion")
+        return Generation.failed("EmptyOutput: vLLM returned no completion")
     first = completions[0]
     reason = getattr(first, "finish_reason", None)
     if reason == "abort":
-        return Generation(text=None, error="Aborted: vLLM aborted the request")
+        return Generation.failed("Aborted: vLLM aborted the request")
     text = getattr(first, "text", None)
     if not isinstance(text, str):
-        return Generation(text=None, error=f"EmptyOutput: no text (finish_reason={reason})")
+        return Generation.failed(f"EmptyOutput: no text (finish_reason={reason})")
     prompt_ids = getattr(output, "prompt_token_ids", None)
     token_ids = getattr(first, "token_ids", None)
     return Generation(
@@ -169,11 +175,7 @@ def to_generation(output: Any, latency_s: float | None = None) -> Generation:
     )
 
 
-def _error_text(err: BaseException) -> str:
-    return f"{type(err).__name__}: {err}"
-
-
-class VLLMBackend:
+class VLLMBackend(GenerativeBackend):
     """A vision-language model run by the offline vLLM engine."""
 
     name = "vllm"
@@ -194,52 +196,29 @@ class VLLMBackend:
             self.llm: Any = self.vllm.LLM(**self.engine_kwargs)
         except Exception as err:
             raise BackendError(
-                f"vLLM could not load {self.checkpoint!r}: {_error_text(err)}"
+                f"vLLM could not load {self.checkpoint!r}: {error_text(err)}"
             ) from err
 
-    def prepare_image(self, image: Image.Image) -> Image.Image:
-        """The image as the engine receives it (RGB, within ``max_pixels``)."""
-        return model_input(image, self.max_pixels)
-
-    def generate(
-        self,
-        images: list[Image.Image],
-        prompts: list[str],
-        *,
-        max_new_tokens: int,
-        choices: list[list[str] | None] | None = None,
-    ) -> list[Generation]:
+    def answer(self, samples: list[Sample], max_new_tokens: int) -> list[Generation]:
         """All answers from one ``LLM.chat`` call, in input order.
 
         ``latency_s`` is the call's wall time divided by the number of requests (the same
         amortised figure as the batched transformers backend).
         """
-        if len(images) != len(prompts):
-            raise ValueError(f"{len(images)} images but {len(prompts)} prompts")
-        if choices is not None and len(choices) != len(prompts):
-            raise ValueError(f"{len(choices)} choice lists but {len(prompts)} prompts")
-        if choices is not None and self.choice_api is None and not self._warned_choices:
+        constrained = any(sample.choices is not None for sample in samples)
+        if constrained and self.choice_api is None and not self._warned_choices:
             log.warning("this vLLM has no choice constraint; answers are parsed from free text")
             self._warned_choices = True
-        per_sample = choices if choices is not None else [None] * len(prompts)
-        results: list[Generation | None] = [None] * len(prompts)
-        ready: list[tuple[int, Image.Image, str, list[str] | None]] = []
-        for index, (image, prompt, sample) in enumerate(
-            zip(images, prompts, per_sample, strict=True)
-        ):
-            try:
-                ready.append((index, self.prepare_image(image), prompt, sample))
-            except Exception as err:  # a bad sample must not stop the others
-                results[index] = Generation(text=None, error=_error_text(err))
-        if ready:
-            for (index, *_), generation in zip(
-                ready, self._chat_or_split(ready, max_new_tokens), strict=True
-            ):
-                results[index] = generation
-        return [result for result in results if result is not None]
+        results, ready = self.prepare_each(
+            samples, lambda sample: sample._replace(image=self.prepare_image(sample.image))
+        )
+        answered = self._chat_or_split(ready, max_new_tokens) if ready else []
+        return self.in_input_order(
+            results, list(zip((index for index, _ in ready), answered, strict=True))
+        )
 
     def _chat_or_split(
-        self, items: Sequence[tuple[int, Image.Image, str, list[str] | None]], max_tokens: int
+        self, items: Sequence[tuple[int, Sample]], max_tokens: int
     ) -> list[Generation]:
         """One engine call for all ``items``; if it raises, halve until the culprit is alone.
 
@@ -252,10 +231,10 @@ class VLLMBackend:
             # Inside the try: a choice list the constraint class rejects is a per-request error.
             conversations, params = build_requests(
                 self.vllm,
-                [item[1] for item in items],
-                [item[2] for item in items],
+                [sample.image for _, sample in items],
+                [sample.prompt for _, sample in items],
                 max_tokens=max_tokens,
-                choices=[item[3] for item in items],
+                choices=[sample.choices for _, sample in items],
                 system_prompt=self.system_prompt,
                 image_first=self.image_first,
                 temperature=self.temperature,
@@ -267,9 +246,9 @@ class VLLMBackend:
         except Exception as err:
             if len(items) == 1 or type(err).__name__ == "EngineDeadError":
                 # A dead engine fails every call: don't bisect through thousands of them.
-                log.warning("vllm request(s) failed: %s", _error_text(err))
-                return [Generation(text=None, error=_error_text(err)) for _ in items]
-            log.warning("vllm call of %d failed (%s); splitting", len(items), _error_text(err))
+                log.warning("vllm request(s) failed: %s", error_text(err))
+                return [Generation.failed(err) for _ in items]
+            log.warning("vllm call of %d failed (%s); splitting", len(items), error_text(err))
             middle = len(items) // 2
             return self._chat_or_split(items[:middle], max_tokens) + self._chat_or_split(
                 items[middle:], max_tokens

@@ -76,22 +76,26 @@ def _qwen_config(tok: Any, version: str, vision: dict[str, Any]) -> dict[str, An
     }
 
 
+def _qwen_processor(processor_class: Any, tok: Any) -> Any:
+    """A Qwen2-VL-family processor at the demo's image budget."""
+    import transformers as tf
+
+    pixels: dict[str, Any] = {"min_pixels": _QWEN_MIN_PIXELS, "max_pixels": _QWEN_MAX_PIXELS}
+    return processor_class(
+        image_processor=tf.Qwen2VLImageProcessor(**pixels),
+        tokenizer=tok,
+        video_processor=tf.Qwen2VLVideoProcessor(**pixels),
+        chat_template=QWEN_TEMPLATE,
+    )
+
+
 def _qwen2_vl() -> Built:
     import transformers as tf
 
     tok = qwen_tokenizer()
     vision = {"embed_dim": 32, "hidden_size": 64, "mlp_ratio": 2, "num_heads": 2}
     config = tf.Qwen2VLConfig(**_qwen_config(tok, "qwen2_vl", vision))
-    processor = tf.Qwen2VLProcessor(
-        image_processor=tf.Qwen2VLImageProcessor(
-            min_pixels=_QWEN_MIN_PIXELS, max_pixels=_QWEN_MAX_PIXELS
-        ),
-        tokenizer=tok,
-        video_processor=tf.Qwen2VLVideoProcessor(
-            min_pixels=_QWEN_MIN_PIXELS, max_pixels=_QWEN_MAX_PIXELS
-        ),
-        chat_template=QWEN_TEMPLATE,
-    )
+    processor = _qwen_processor(tf.Qwen2VLProcessor, tok)
     return configure_generation(tf.Qwen2VLForConditionalGeneration(config), tok), processor
 
 
@@ -108,16 +112,7 @@ def _qwen2_5_vl() -> Built:
         "fullatt_block_indexes": [1],
     }
     config = tf.Qwen2_5_VLConfig(**_qwen_config(tok, "qwen2_5_vl", vision))
-    processor = tf.Qwen2_5_VLProcessor(
-        image_processor=tf.Qwen2VLImageProcessor(
-            min_pixels=_QWEN_MIN_PIXELS, max_pixels=_QWEN_MAX_PIXELS
-        ),
-        tokenizer=tok,
-        video_processor=tf.Qwen2VLVideoProcessor(
-            min_pixels=_QWEN_MIN_PIXELS, max_pixels=_QWEN_MAX_PIXELS
-        ),
-        chat_template=QWEN_TEMPLATE,
-    )
+    processor = _qwen_processor(tf.Qwen2_5_VLProcessor, tok)
     return configure_generation(tf.Qwen2_5_VLForConditionalGeneration(config), tok), processor
 
 
@@ -140,63 +135,56 @@ def _clip_vision() -> dict[str, Any]:
     return {"model_type": "clip_vision_model", **TINY_VISION}
 
 
+def _llava_parts(template: str) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The tokenizer and the config, processor and image-processor keywords LLaVA-1.5 and
+    LLaVA-NeXT share (a CLIP vision tower, a Llama text model, 56 px crops)."""
+    tok = _llava_tokenizer(template)
+    config = {
+        "vision_config": _clip_vision(),
+        "text_config": text_config("llama", tok),
+        "image_token_index": tok.convert_tokens_to_ids("<image>"),
+        "vision_feature_layer": -2,
+        "vision_feature_select_strategy": "default",
+        "tie_word_embeddings": False,
+        **special_token_ids(tok),
+    }
+    processor = {
+        "tokenizer": tok,
+        "patch_size": 14,
+        "vision_feature_select_strategy": "default",
+        "num_additional_image_tokens": 1,
+        "chat_template": template,
+    }
+    images = {
+        "size": {"shortest_edge": IMAGE_SIZE},
+        "crop_size": {"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+    }
+    return tok, config, processor, images
+
+
 def _llava() -> Built:
     import transformers as tf
 
-    tok = _llava_tokenizer(LLAVA_TEMPLATE)
+    tok, config, processor, images = _llava_parts(LLAVA_TEMPLATE)
     # (56 / 14)^2 = 16 patch tokens; the CLS token is dropped ("default" strategy).
-    config = tf.LlavaConfig(
-        vision_config=_clip_vision(),
-        text_config=text_config("llama", tok),
-        image_token_index=tok.convert_tokens_to_ids("<image>"),
-        image_seq_length=16,
-        vision_feature_layer=-2,
-        vision_feature_select_strategy="default",
-        tie_word_embeddings=False,
-        **special_token_ids(tok),
+    model = tf.LlavaForConditionalGeneration(tf.LlavaConfig(**config, image_seq_length=16))
+    return configure_generation(model, tok), tf.LlavaProcessor(
+        image_processor=tf.CLIPImageProcessor(**images), **processor
     )
-    processor = tf.LlavaProcessor(
-        image_processor=tf.CLIPImageProcessor(
-            size={"shortest_edge": IMAGE_SIZE},
-            crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-        ),
-        tokenizer=tok,
-        patch_size=14,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        chat_template=LLAVA_TEMPLATE,
-    )
-    return configure_generation(tf.LlavaForConditionalGeneration(config), tok), processor
 
 
 def _llava_next() -> Built:
     import transformers as tf
 
-    tok = _llava_tokenizer(LLAVA_NEXT_TEMPLATE)
+    tok, config, processor, images = _llava_parts(LLAVA_NEXT_TEMPLATE)
     pinpoints = [[IMAGE_SIZE * a, IMAGE_SIZE * b] for a in (1, 2) for b in (1, 2)]
-    config = tf.LlavaNextConfig(
-        vision_config=_clip_vision(),
-        text_config=text_config("llama", tok),
-        image_token_index=tok.convert_tokens_to_ids("<image>"),
-        image_grid_pinpoints=pinpoints,
-        vision_feature_layer=-2,
-        vision_feature_select_strategy="default",
-        tie_word_embeddings=False,
-        **special_token_ids(tok),
+    model = tf.LlavaNextForConditionalGeneration(
+        tf.LlavaNextConfig(**config, image_grid_pinpoints=pinpoints)
     )
-    processor = tf.LlavaNextProcessor(
-        image_processor=tf.LlavaNextImageProcessor(
-            size={"shortest_edge": IMAGE_SIZE},
-            crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-            image_grid_pinpoints=pinpoints,
-        ),
-        tokenizer=tok,
-        patch_size=14,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        chat_template=LLAVA_NEXT_TEMPLATE,
+    return configure_generation(model, tok), tf.LlavaNextProcessor(
+        image_processor=tf.LlavaNextImageProcessor(**images, image_grid_pinpoints=pinpoints),
+        **processor,
     )
-    return configure_generation(tf.LlavaNextForConditionalGeneration(config), tok), processor
 
 
 def _llava_onevision() -> Built:

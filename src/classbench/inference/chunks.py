@@ -179,7 +179,7 @@ def generate_chunk(
     readable = [image for image in images if not isinstance(image, ImageLoadError)]
     for i, image in enumerate(images):
         if isinstance(image, ImageLoadError):
-            results[i] = Generation(text=None, error=f"image: {image}")
+            results[i] = Generation.failed(f"image: {image}")
     share = None
     answered = set(ready)
     dialogue = "follow_ups" in chunk.columns
@@ -217,7 +217,7 @@ def generate_chunk(
         except (
             Exception
         ) as err:  # a backend-wide failure still must not lose the chunk's bookkeeping
-            generated = [Generation(text=None, error=f"{type(err).__name__}: {err}")] * len(ready)
+            generated = [Generation.failed(err)] * len(ready)
         # The job's own clock: concurrent backends report per-request latencies that overlap.
         share = (time.perf_counter() - started) / len(ready)
         for i, generation in zip(ready, generated, strict=True):

@@ -54,7 +54,7 @@ def converse(
         for i, reply in zip(alive, replies, strict=True):
             earlier = results[i]
             if reply.error is not None:
-                results[i] = Generation(text=None, error=f"turn {turn + 2}: {reply.error}")
+                results[i] = Generation.failed(f"turn {turn + 2}: {reply.error}")
                 answers[i] = None
                 continue
             results[i] = Generation(

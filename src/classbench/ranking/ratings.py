@@ -18,7 +18,7 @@ Games are given as integer arrays ``a``, ``b`` (model indices) and ``score_a`` (
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import combinations
 from typing import Literal
 
@@ -199,6 +199,24 @@ def _percentiles(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np
     return low, high
 
 
+def _with_intervals(
+    ratings: np.ndarray,
+    n_games: int,
+    n_rounds: int,
+    seed: int,
+    rng_keys: Sequence[object],
+    confidence: float,
+    replicas: Callable[[np.random.Generator], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(ratings, ci_low, ci_high)``: the percentile interval of the bootstrap ``replicas``
+    (R, n_models), drawn from the generator of ``seed`` and ``rng_keys``; without games or
+    rounds, the ratings themselves."""
+    if n_games == 0 or n_rounds <= 0:
+        return ratings, ratings.copy(), ratings.copy()
+    low, high = _percentiles(replicas(rng_for(seed, *rng_keys)), confidence)
+    return ratings, low, high
+
+
 def bootstrap_indices(
     n_games: int, n_rounds: int, rng: np.random.Generator
 ) -> Iterator[np.ndarray]:
@@ -230,15 +248,17 @@ def elo_bootstrap(
     a, b, score_a = _as_games(a, b, score_a, n_models)
     n_games = a.size
     ratings = elo_replicas(a, b, score_a, n_models, np.arange(n_games)[None, :], k, initial)[0]
-    if n_games == 0 or n_rounds <= 0:
-        return ratings, ratings.copy(), ratings.copy()
-    rng = rng_for(seed, "elo_bootstrap", *keys)
-    replicas = [
-        elo_replicas(a, b, score_a, n_models, index, k, initial)
-        for index in bootstrap_indices(n_games, n_rounds, rng)
-    ]
-    low, high = _percentiles(np.concatenate(replicas), confidence)
-    return ratings, low, high
+
+    def replicas(rng: np.random.Generator) -> np.ndarray:
+        return np.concatenate(
+            [
+                elo_replicas(a, b, score_a, n_models, index, k, initial)
+                for index in bootstrap_indices(n_games, n_rounds, rng)
+            ]
+        )
+
+    rng_keys = ("elo_bootstrap", *keys)
+    return _with_intervals(ratings, n_games, n_rounds, seed, rng_keys, confidence, replicas)
 
 
 def shard_bounds(n_rows: int, n_shards: int) -> np.ndarray:
@@ -380,15 +400,16 @@ def bradley_terry_bootstrap(
     a, b, score_a = _as_games(a, b, score_a, n_models)
     ratings = bradley_terry(a, b, score_a, n_models, l2, initial)
     n_games = a.size
-    if n_games == 0 or n_rounds <= 0:
-        return ratings, ratings.copy(), ratings.copy()
-    rng = rng_for(seed, "bradley_terry_bootstrap", *keys)
-    replicas = np.empty((n_rounds, n_models))
-    for r in range(n_rounds):
-        counts = np.bincount(rng.integers(0, n_games, size=n_games), minlength=n_games)
-        replicas[r] = bradley_terry(a, b, score_a, n_models, l2, initial, weights=counts)
-    low, high = _percentiles(replicas, confidence)
-    return ratings, low, high
+
+    def replicas(rng: np.random.Generator) -> np.ndarray:
+        fits = np.empty((n_rounds, n_models))
+        for r in range(n_rounds):
+            counts = np.bincount(rng.integers(0, n_games, size=n_games), minlength=n_games)
+            fits[r] = bradley_terry(a, b, score_a, n_models, l2, initial, weights=counts)
+        return fits
+
+    rng_keys = ("bradley_terry_bootstrap", *keys)
+    return _with_intervals(ratings, n_games, n_rounds, seed, rng_keys, confidence, replicas)
 
 
 # --------------------------------------------------------------------------------------------

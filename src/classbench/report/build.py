@@ -29,6 +29,74 @@ _ELO_CRITERIA = {
 }
 
 
+# Table name -> (kind, caption), in the report's order; {headline} and {criterion} are filled in
+# by the study's settings.
+_TABLES = {
+    "open_world": (
+        "open_world",
+        "Open-world classification per granularity group (lmms-owc layout): textual inclusion "
+        "(TI), LLM-judge inclusion (LI), semantic (SS) and concept (CS) similarity, and the "
+        "accuracy of the answer mapped to its nearest class name.",
+    ),
+    "multiple_choice": (
+        "mcq",
+        "Multiple-choice accuracy per dataset and average (FOCI layout), with the contrastive "
+        "baselines over all classes (acc) and over the options (acc4).",
+    ),
+    "label_list": (
+        "labels",
+        "Label-list results per number of candidate labels K: accuracy of the answer mapped "
+        "onto one candidate (Acc), plain inclusion of the label in the raw answer (Incl., "
+        "VLMClassifier's number), macro precision / recall / F1; {headline} first.",
+    ),
+    "out_of_list": (
+        "out_of_list",
+        "Closed-world answers outside the offered list: the share of answers that name none of "
+        "the candidate classes (label lists) or letters (multiple choice), per dataset.",
+    ),
+    "multi_label": (
+        "multi_label",
+        "Single-label against multi-label ground truth: each task's metrics against the "
+        "original label and against the image's set of correct labels.",
+    ),
+    "supervised": (
+        "supervised",
+        "Supervised ImageNet classifiers (the label-list thesis's baselines): accuracy per "
+        "dataset with ImageNet labels, argmax over the outputs of the dataset's classes.",
+    ),
+    "elo": (
+        "elo",
+        "Elo leaderboard over all datasets (lmms-owc games; {criterion}), with 95% bootstrap "
+        "intervals.",
+    ),
+    "cost": (
+        "cost",
+        "Inference cost: generation time, throughput and GPU hours per model, dataset and task.",
+    ),
+}
+
+
+# Figure captions by figure (open: per metric); the words in braces are filled in by the study.
+_FIGURE_CAPTIONS = {
+    "open": "Open world: {metric} per {clusters} and model (95% bootstrap intervals).",
+    "mcq_accuracy": "Multiple choice: accuracy per {clusters} and model (95% bootstrap intervals).",
+    "letter_bias": "Multiple choice: chosen letter against the ground-truth letter, "
+    "row-normalised (FOCI's position-bias analysis); n/a = unparsed answer.",
+    "vs_contrastive": "Each LMM's multiple-choice accuracy against the contrastive baselines "
+    "restricted to the same options (acc4), per dataset.",
+    "open_vs_closed": "Open-world textual inclusion against closed-world (multiple-choice) "
+    "accuracy per model.",
+    "accuracy_vs_k": "Label list: {headline} against the number of candidate labels K.",
+    "elo": "Elo ratings on {task} over all datasets (lmms-owc games; {criterion}), with 95% "
+    "intervals.",
+}
+
+
+def _spec(kind: str, caption: str, **arguments: Any) -> dict[str, Any]:
+    """One table's or figure's spec: what makes it, its arguments, and its caption."""
+    return {"kind": kind, **arguments, "caption": caption}
+
+
 def table_plan(
     protocols: Mapping[str, str],
     elo_tasks: Sequence[str],
@@ -40,61 +108,28 @@ def table_plan(
     ``label_headline`` the label-list table's first metric; ``multi_label``: some dataset of the
     study has label sets."""
     used = set(protocols.values())
-    plan: dict[str, dict[str, Any]] = {}
-    if "open" in used:
-        plan["open_world"] = {
-            "kind": "open_world",
-            "caption": "Open-world classification per granularity group (lmms-owc layout): "
-            "textual inclusion (TI), LLM-judge inclusion (LI), semantic (SS) and concept (CS) "
-            "similarity, and the accuracy of the answer mapped to its nearest class name.",
-        }
-    if used & {"mcq", "zeroshot"}:
-        plan["multiple_choice"] = {
-            "kind": "mcq",
-            "caption": "Multiple-choice accuracy per dataset and average (FOCI layout), with "
-            "the contrastive baselines over all classes (acc) and over the options (acc4).",
-        }
-    if "labels" in used:
-        plan["label_list"] = {
-            "kind": "labels",
-            "headline": label_headline,
-            "caption": "Label-list results per number of candidate labels K: accuracy of the "
-            "answer mapped onto one candidate (Acc), plain inclusion of the label in the raw "
-            "answer (Incl., VLMClassifier's number), macro precision / recall / F1; "
-            f"{_HEADLINES[label_headline]} first.",
-        }
-    if used & {"labels", "mcq"}:
-        plan["out_of_list"] = {
-            "kind": "out_of_list",
-            "caption": "Closed-world answers outside the offered list: the share of answers "
-            "that name none of the candidate classes (label lists) or letters (multiple "
-            "choice), per dataset.",
-        }
-    if multi_label:
-        plan["multi_label"] = {
-            "kind": "multi_label",
-            "caption": "Single-label against multi-label ground truth: each task's metrics "
-            "against the original label and against the image's set of correct labels.",
-        }
-    if "supervised" in used:
-        plan["supervised"] = {
-            "kind": "supervised",
-            "caption": "Supervised ImageNet classifiers (the label-list thesis's baselines): "
-            "accuracy per dataset with ImageNet labels, argmax over the outputs of the "
-            "dataset's classes.",
-        }
-    if elo_tasks:
-        plan["elo"] = {
-            "kind": "elo",
-            "tasks": list(elo_tasks),
-            "caption": "Elo leaderboard over all datasets (lmms-owc games; "
-            f"{_ELO_CRITERIA.get(elo_criterion, elo_criterion)}), with 95% bootstrap intervals.",
-        }
-    plan["cost"] = {
-        "kind": "cost",
-        "caption": "Inference cost: generation time, throughput and GPU hours per model, dataset "
-        "and task.",
+    wanted = {
+        "open_world": "open" in used,
+        "multiple_choice": bool(used & {"mcq", "zeroshot"}),
+        "label_list": "labels" in used,
+        "out_of_list": bool(used & {"labels", "mcq"}),
+        "multi_label": multi_label,
+        "supervised": "supervised" in used,
+        "elo": bool(elo_tasks),
+        "cost": True,
     }
+    arguments: dict[str, dict[str, Any]] = {
+        "label_list": {"headline": label_headline},
+        "elo": {"tasks": list(elo_tasks)},
+    }
+    words = {
+        "headline": _HEADLINES.get(label_headline, label_headline),
+        "criterion": _ELO_CRITERIA.get(elo_criterion, elo_criterion),
+    }
+    plan: dict[str, dict[str, Any]] = {}
+    for name, (kind, caption) in _TABLES.items():
+        if wanted[name]:
+            plan[name] = _spec(kind, caption.format(**words), **arguments.get(name, {}))
     return plan
 
 
@@ -116,47 +151,40 @@ def figure_plan(
     zeroshot_tasks = [t for t, p in protocols.items() if p == "zeroshot"]
     label_tasks = [t for t, p in protocols.items() if p == "labels"]
     computed = {m for t in open_tasks for m in (metrics or {}).get(t, _OPEN_FIGURE_METRICS)}
+    words = {
+        "clusters": _BAR_CLUSTERS,
+        "headline": _HEADLINES.get(label_headline, label_headline),
+        "criterion": _ELO_CRITERIA.get(elo_criterion, elo_criterion),
+    }
+
+    def caption(name: str, **extra: str) -> str:
+        return _FIGURE_CAPTIONS[name].format(**words, **extra)
+
     for metric in [m for m in _OPEN_FIGURE_METRICS if m in computed]:
-        plan[f"open_{metric}"] = {
-            "kind": "group_bars", "metric": metric, "tasks": open_tasks,
-            "caption": f"Open world: {long_label(metric)} per "
-            f"{_BAR_CLUSTERS} and model (95% bootstrap intervals).",
-        }  # fmt: skip
+        text = caption("open", metric=long_label(metric))
+        plan[f"open_{metric}"] = _spec("group_bars", text, metric=metric, tasks=open_tasks)
     if mcq_tasks:
-        plan["mcq_accuracy"] = {
-            "kind": "group_bars", "metric": "accuracy", "tasks": mcq_tasks,
-            "caption": f"Multiple choice: accuracy per {_BAR_CLUSTERS} and model "
-            "(95% bootstrap intervals).",
-        }  # fmt: skip
-        plan["mcq_letter_bias"] = {
-            "kind": "letter_bias", "tasks": mcq_tasks,
-            "caption": "Multiple choice: chosen letter against the ground-truth letter, row-"
-            "normalised (FOCI's position-bias analysis); n/a = unparsed answer.",
-        }  # fmt: skip
-    if mcq_tasks and zeroshot_tasks:
-        plan["mcq_vs_contrastive"] = {
-            "kind": "vs_contrastive", "mcq_task": mcq_tasks[0], "zeroshot_task": zeroshot_tasks[0],
-            "caption": "Each LMM's multiple-choice accuracy against the contrastive baselines "
-            "restricted to the same options (acc4), per dataset.",
-        }  # fmt: skip
-    if open_tasks and mcq_tasks:
-        plan["open_vs_closed"] = {
-            "kind": "open_vs_closed", "open_task": open_tasks[0], "closed_task": mcq_tasks[0],
-            "caption": "Open-world textual inclusion against closed-world (multiple-choice) "
-            "accuracy per model.",
-        }  # fmt: skip
+        text = caption("mcq_accuracy")
+        plan["mcq_accuracy"] = _spec("group_bars", text, metric="accuracy", tasks=mcq_tasks)
+        plan["mcq_letter_bias"] = _spec("letter_bias", caption("letter_bias"), tasks=mcq_tasks)
+    # Figures that set the first task of one protocol against the first of another.
+    versus = {
+        "mcq_vs_contrastive": (
+            "vs_contrastive",
+            {"mcq_task": mcq_tasks, "zeroshot_task": zeroshot_tasks},
+        ),
+        "open_vs_closed": ("open_vs_closed", {"open_task": open_tasks, "closed_task": mcq_tasks}),
+    }
+    for name, (kind, sides) in versus.items():
+        if all(sides.values()):
+            first = {side: tasks[0] for side, tasks in sides.items()}
+            plan[name] = _spec(kind, caption(kind), **first)
     if label_tasks:
-        plan["labels_accuracy_vs_k"] = {
-            "kind": "accuracy_vs_k", "tasks": label_tasks, "metric": label_headline,
-            "caption": f"Label list: {_HEADLINES[label_headline]} against the number of "
-            "candidate labels K.",
-        }  # fmt: skip
+        plan["labels_accuracy_vs_k"] = _spec(
+            "accuracy_vs_k", caption("accuracy_vs_k"), tasks=label_tasks, metric=label_headline
+        )
     for task in elo_tasks:
-        plan[f"elo_{task}"] = {
-            "kind": "elo", "task": task,
-            "caption": f"Elo ratings on {task} over all datasets (lmms-owc games; "
-            f"{_ELO_CRITERIA.get(elo_criterion, elo_criterion)}), with 95% intervals.",
-        }  # fmt: skip
+        plan[f"elo_{task}"] = _spec("elo", caption("elo", task=task), task=task)
     return plan
 
 

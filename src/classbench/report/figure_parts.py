@@ -12,6 +12,7 @@ import os
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -79,14 +80,16 @@ def new_figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def save(fig: Figure, stem: str | Path) -> list[Path]:
+def save(fig: Figure, stem: str | Path, *, tight: bool = True) -> list[Path]:
+    """``fig`` written atomically as ``stem.png`` (``DPI``) and ``stem.pdf``; ``tight`` crops
+    to the drawn content, a safety net for text placed beyond the axes (point labels)."""
     stem = Path(stem)
     paths = []
+    crop: dict[str, Any] = {"bbox_inches": "tight", "pad_inches": 0.03} if tight else {}
     for ext in ("png", "pdf"):
         tmp, target = atomic_path(stem.with_name(f"{stem.name}.{ext}"))
         try:
-            # tight bbox as a safety net for text placed beyond the axes (point labels)
-            fig.savefig(tmp, format=ext, dpi=DPI, bbox_inches="tight", pad_inches=0.03)
+            fig.savefig(tmp, format=ext, dpi=DPI, **crop)
             os.replace(tmp, target)
         finally:
             if tmp.exists():

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from classbench.io import atomic_path, write_text
+from classbench.io import write_text
 from classbench.report.tables import escape_latex
 from classbench.scoring.registry import FINAL_SUFFIX, METRICS
 
@@ -348,19 +348,9 @@ def reproduction_figure(table: pd.DataFrame) -> Figure:
 
 def plot_reproduction(table: pd.DataFrame, stem: str | Path) -> list[Path]:
     """:func:`reproduction_figure` written as ``stem.png`` (200 dpi) and ``stem.pdf``."""
-    fig = reproduction_figure(table)
-    paths = []
-    stem = Path(stem)
-    for ext in ("png", "pdf"):
-        tmp, target = atomic_path(stem.with_name(f"{stem.name}.{ext}"))
-        try:
-            fig.savefig(tmp, format=ext, dpi=200)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        paths.append(target)
-    return paths
+    from classbench.report.figure_parts import save
+
+    return save(reproduction_figure(table), stem, tight=False)
 
 
 CAPTION = (
