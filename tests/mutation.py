@@ -40,6 +40,7 @@ MODULES: dict[str, list[str]] = {
     "embeddings/options.py": ["tests/embeddings/test_options.py"],
     "inference/chunks.py": ["tests/inference"],
     "inference/job.py": ["tests/inference"],
+    "backends/retry.py": ["tests/backends/test_openai.py"],
 }
 
 
