@@ -20,6 +20,7 @@ import types
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -431,7 +432,7 @@ def test_backoff_doubles_between_attempts(server, monkeypatch):
     assert slept[3] > 2 * full[0]  # the fourth wait is past any constant one
     # The server saw the attempts at least that far apart.
     times = server.times["e503::a"]
-    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    gaps = [later - earlier for earlier, later in pairwise(times)]
     assert all(gap >= wait * 0.99 for gap, wait in zip(gaps, slept, strict=True))
 
 
@@ -696,6 +697,20 @@ def test_retry_policy():
         assert full / 2 <= policy.delay(attempt) <= full
     assert policy.delay(1, retry_after=3600) == 5.0
     assert policy.delay(3, retry_after=0.2) == 0.2
+
+
+def test_retry_after_dates():
+    """An HTTP date is read against the current UTC time, with or without a zone of its own
+    ("-0000" parses to a date with no zone: it means UTC)."""
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds("Thu, 01 Jan 2026 12:00:30 -0000", now=now) == 30.0
+    assert retry_after_seconds("Thu, 01 Jan 2026 13:00:30 +0100", now=now) == 30.0
+    assert retry_after_seconds("Thu, 01 Jan 2026 11:59:00 GMT", now=now) == 0.0  # past: now
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
+    assert 55 <= retry_after_seconds(soon) <= 60
 
 
 def test_helpers():
