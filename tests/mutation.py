@@ -47,8 +47,14 @@ MODULES: dict[str, list[str]] = {
     "scoring/metrics.py": ["tests/scoring/test_metrics.py", "tests/scoring/test_metric_laws.py"],
     "scoring/label_mapping.py": ["tests/protocols/test_labels.py"],
     "embeddings/options.py": ["tests/embeddings/test_options.py"],
-    "inference/chunks.py": ["tests/inference"],
-    "inference/job.py": ["tests/inference"],
+    # The tests of resuming, chunk files and killed writes; the rest of tests/inference runs
+    # jobs end to end and would take minutes per mutant.
+    "inference/chunks.py": [
+        "tests/inference/test_resume_key.py",
+        "tests/inference/test_inference.py",
+        "tests/inference/test_killed_writes.py",
+    ],
+    "inference/job.py": ["tests/inference/test_resume_key.py"],
     "backends/retry.py": ["tests/backends/test_openai.py"],
 }
 # Modules mutated only in some functions: the resume fingerprint and the chunk handling, not

