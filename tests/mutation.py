@@ -44,9 +44,16 @@ MODULES: dict[str, list[str]] = {
         "tests/protocols/test_parsers.py",
         "tests/protocols/test_mcq_presentation.py",
     ],
-    "scoring/metrics.py": ["tests/scoring/test_metrics.py", "tests/scoring/test_metric_laws.py"],
+    "scoring/metrics.py": [
+        "tests/scoring/test_metrics.py",
+        "tests/scoring/test_metric_laws.py",
+        "tests/scoring/test_metric_edges.py",
+    ],
     "scoring/label_mapping.py": ["tests/protocols/test_labels.py"],
-    "embeddings/options.py": ["tests/embeddings/test_options.py"],
+    "embeddings/options.py": [
+        "tests/embeddings/test_options.py",
+        "tests/embeddings/test_option_edges.py",
+    ],
     # The tests of resuming, chunk files and killed writes; the rest of tests/inference runs
     # jobs end to end and would take minutes per mutant.
     "inference/chunks.py": [
@@ -138,7 +145,8 @@ def run(module: str, recheck: bool = False) -> dict[str, int]:
     """Mutate one module; returns how many mutants got each verdict (killed, survived, ...).
 
     ``recheck`` keeps the last run's verdicts and runs only its survivors again, against the
-    current tests: adding a test never revives a killed mutant, so the score stays exact."""
+    current tests: adding a test never revives a killed mutant, so the score stays exact. It
+    sees new tests in the files already selected; a new test file needs a fresh run."""
     mutmut = [sys.executable, "-m", "mutmut", "run", "--max-children", "1"]
     if recheck:
         work = _workdir(module)
