@@ -123,7 +123,9 @@ def test_a_set_statistic_of_few_samples(n):
     on, the interval is resampled."""
     labels = ["cat", "dog", "fox"][:n]
     answers = ["cat", "fox", "fox"][:n]
-    scores = pd.DataFrame({"label": labels, "answer": answers, "valid": [True] * n})
+    scores = pd.DataFrame(
+        {"label": [*labels, "owl"], "answer": [*answers, "owl"], "valid": [True] * n + [False]}
+    )
     rows = summarise_scores(scores, dataset="d", group="g", task="t", model="m",
                             task_metrics=["macro_prf"], n_resamples=50, seed=2)  # fmt: skip
     statistic = METRICS["macro_prf"].aggregate(labels, answers)
@@ -131,7 +133,7 @@ def test_a_set_statistic_of_few_samples(n):
     assert_rows(rows, expected)
     assert all((r["dataset"], r["group"], r["task"], r["model"]) == ("d", "g", "t", "m")
                for r in rows)  # fmt: skip
-    assert [(r["n"], r["n_invalid"], r["n_no_label"]) for r in rows] == [(n, 0, 0)] * 3
+    assert [(r["n"], r["n_invalid"], r["n_no_label"]) for r in rows] == [(n, 1, 0)] * 3
     if n == 2:
         assert rows[2]["ci_low"] < rows[2]["ci_high"]
 
@@ -171,3 +173,52 @@ def test_label_sets_of_one_label_count_as_labelled():
         **{f"{name}_multi": (2, 1, 1) for name in PRF},
     }
     assert rows[0]["value"] == pytest.approx(2 / 3)
+
+
+def test_one_labelled_sample_keeps_its_counts():
+    """The single-sample path reports the same counts as the resampled one: invalid samples and
+    samples without a label, each in its own column."""
+    scores = pd.DataFrame(
+        {
+            "label": ["cat", "dog", "fox"],
+            "answer": ["cat", "dog", None],
+            "valid": [True, True, False],
+            "label_set": [["cat"], [], ["fox"]],
+        }
+    )
+    rows = summarise_scores(scores, dataset="d", group="g", task="t", model="m",
+                            task_metrics=["macro_prf"], n_resamples=20)  # fmt: skip
+    counts = {r["metric"]: (r["n"], r["n_invalid"], r["n_no_label"]) for r in rows}
+    assert counts == {
+        **{name: (2, 1, 0) for name in PRF},
+        **{f"{name}_multi": (1, 1, 1) for name in PRF},
+    }
+    multi = [r for r in rows if r["metric"].endswith("_multi")]
+    assert [(r["value"], r["ci_low"], r["ci_high"]) for r in multi] == [(1.0, 1.0, 1.0)] * 3
+
+
+def test_empty_and_partial_inputs():
+    """No scores at all, a scores file without label sets, an entry naming no metrics and an
+    empty study each give their rows (or none) with every column."""
+    empty = pd.DataFrame({"label": [], "answer": [], "valid": [], "label_set": []})
+    empty = empty.astype({"valid": bool})
+    rows = summarise_scores(empty, dataset="d", group="g", task="t", model="m",
+                            task_metrics=["macro_prf"], n_resamples=20)  # fmt: skip
+    assert [(r["metric"], r["n"], r["n_invalid"], r["n_no_label"]) for r in rows] == [
+        (name, 0, 0, 0) for name in [*PRF, *(f"{name}_multi" for name in PRF)]
+    ]
+    shares = np.random.default_rng(4).random(40).tolist()
+    no_sets = pd.DataFrame(
+        {"label": ["cat"] * 40, "answer": ["cat"] * 40, "valid": [True] * 40,
+         "accuracy_multi": shares}
+    )  # fmt: skip
+    entry = {"scores": no_sets, "dataset": "d", "group": "g", "task": "t", "model": "m"}
+    summary = build_summary([entry])
+    assert summary[["metric", "n", "n_invalid", "n_no_label"]].values.tolist() == [
+        ["accuracy_multi", 40, 0, 0]
+    ]
+    expected = bootstrap_ci(shares, 1000, 0.95, 0, keys=("d", "t", "m", "accuracy_multi"))
+    got = summary[["value", "ci_low", "ci_high"]].values.tolist()[0]
+    assert got == pytest.approx(list(expected), rel=1e-12)
+    nothing = build_summary([])
+    assert list(nothing.columns) == SUMMARY_COLUMNS and nothing.empty
