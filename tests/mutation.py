@@ -64,6 +64,15 @@ MODULES: dict[str, list[str]] = {
     "inference/job.py": ["tests/inference/test_resume_key.py"],
     "backends/retry.py": ["tests/backends/test_openai.py"],
 }
+# Modules whose tests run torch: their workers fork from a process that has run no test, since
+# torch's threads do not survive a fork and a worker forked after them crashes whatever the
+# mutant. The others fork from the main process, which is quicker.
+TORCH = {
+    "scoring/label_mapping.py",
+    "scoring/metrics.py",
+    "inference/chunks.py",
+    "inference/job.py",
+}
 # Modules mutated only in some functions: the resume fingerprint and the chunk handling, not
 # the image decoding, generation or timing code around them.
 SCOPE: dict[str, list[str]] = {
@@ -80,9 +89,7 @@ def _config(module: str, tests: list[str]) -> str:
     return (
         "\n[tool.mutmut]\n"
         'source_paths = ["src"]\n'
-        # Workers fork from a process that has run no test: torch's threads do not survive a
-        # fork, and a worker forked after them crashes whatever the mutant.
-        'process_isolation = "forkserver"\n'
+        f'process_isolation = "{"forkserver" if module in TORCH else "fork"}"\n'
         f"also_copy = [{', '.join(json.dumps(folder) for folder in DATA)}]\n"
         f'only_mutate = ["src/classbench/{module}"]\n'
         f"pytest_add_cli_args_test_selection = [{selection}]\n"
