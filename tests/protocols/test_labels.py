@@ -251,6 +251,17 @@ def test_nli_sees_each_unique_answer_and_candidate_set_once():
     )
 
 
+def test_nli_results_that_do_not_match_the_answers_are_refused():
+    """A classifier answering more (or fewer) sequences than it was given is refused, not read
+    pairwise as far as the shorter list goes."""
+
+    def one_too_many(texts, candidate_labels):
+        return [{"sequence": t, "labels": list(candidate_labels)} for t in [*texts, "extra"]]
+
+    with pytest.raises(ValueError):
+        nli_choices([("a puppy", ("dog", "car")), ("a jet", ("car", "dog"))], one_too_many)
+
+
 def test_nli_fallback_with_the_tiny_bart(tiny_bart):
     from classbench.backends.nli import load_nli_classifier
 
