@@ -251,6 +251,18 @@ def test_nli_sees_each_unique_answer_and_candidate_set_once():
     )
 
 
+def test_mapping_without_a_fallback_by_default_and_its_refusals():
+    """No fallback unless one is named: an unmatched answer stays unmapped. A fallback it does
+    not know, or answers and candidate lists of different lengths, are refused with the reason."""
+    mapped = map_answers(["dog", "a kind of cat"], [["dog", "car"], ["dog", "car"]])
+    assert mapped["mapping"].tolist() == ["exact", "none"]
+    assert mapped["answer"][0] == "dog" and pd.isna(mapped["answer"][1])
+    with pytest.raises(ValueError, match=r"^unknown label-mapping fallback 'knn' \(known: "):
+        map_answers(["dog"], [["dog"]], fallback="knn")
+    with pytest.raises(ValueError, match=r"^2 answers but 1 candidate lists$"):
+        map_answers(["dog", "cat"], [["dog"]])
+
+
 def test_nli_results_that_do_not_match_the_answers_are_refused():
     """A classifier answering more (or fewer) sequences than it was given is refused, not read
     pairwise as far as the shorter list goes."""
