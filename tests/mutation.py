@@ -158,15 +158,20 @@ def _patterns(module: str) -> list[str]:
 def run(module: str, recheck: bool = False) -> dict[str, int]:
     """Mutate one module; returns how many mutants got each verdict (killed, survived, ...).
 
-    ``recheck`` keeps the last run's verdicts and runs only its survivors again, against the
-    current tests: adding a test never revives a killed mutant, so the score stays exact. It
-    sees new tests in the files already selected; a new test file needs a fresh run."""
+    ``recheck`` keeps the last run's verdicts and runs only its survivors (and the mutants a
+    time limit left unchecked) again, against the current tests: adding a test never revives a
+    killed mutant, so the score stays exact. It sees new tests in the files already selected; a
+    new test file needs a fresh run."""
     mutmut = [sys.executable, "-m", "mutmut", "run", "--max-children", "1"]
     if recheck:
         work = _workdir(module)
         if not (work / "mutants").is_dir():
             raise SystemExit(f"{module}: no earlier run to recheck in {work}")
-        again = [name for name, verdict in _verdicts(work, module).items() if verdict == "survived"]
+        again = [
+            name
+            for name, verdict in _verdicts(work, module).items()
+            if verdict in ("survived", "not checked")
+        ]
         for target in (work / "tests", work / "mutants" / "tests"):
             _copy("tests", target)
         if again:
