@@ -98,3 +98,61 @@ def test_one_shard_is_every_game():
 def test_bad_input_is_refused_with_its_reason(call, message):
     with pytest.raises(ValueError, match=f"^{message}$"):
         call()
+
+
+def test_the_other_methods_default_to_their_published_rounds():
+    """Shards default to lmms-owc's 100 (seed 0), Bradley-Terry to 1000 bootstrap rounds."""
+    shards = ranking.leaderboard(MODELS, A, B, SCORE, method="elo_shards")
+    rating, low, high = ranking.elo_sharded_median(A, B, SCORE, 3)
+    np.testing.assert_allclose(by_model(shards)[["rating", "ci_low", "ci_high"]].to_numpy().T,
+                               [rating, low, high])  # fmt: skip
+    explicit = ranking.elo_sharded_median(A, B, SCORE, 3, n_rounds=100, seed=0)
+    np.testing.assert_allclose(np.array([rating, low, high]), np.array(explicit))
+    bt = ranking.leaderboard(MODELS, A, B, SCORE, method="bradley_terry")
+    reference = ranking.bradley_terry_bootstrap(A, B, SCORE, 3, 1000, 0, (), 0.01, 1000, 0.95)
+    np.testing.assert_allclose(by_model(bt)[["rating", "ci_low", "ci_high"]].to_numpy().T,
+                               np.array(reference))  # fmt: skip
+
+
+def test_shards_follow_their_keys_and_start_from_initial():
+    """The shuffle is seeded by the keys, and every shard starts from ``initial``: the median of
+    per-shard Elo, recomputed here from the same permutation."""
+    rating, _, _ = ranking.elo_sharded_median(A, B, SCORE, 3, n_rounds=3, seed=4, keys=("t",),
+                                              initial=1500)  # fmt: skip
+    order = ranking.rng_for(4, "elo_shards", "t").permutation(A.size)
+    names = np.array(MODELS)
+    per_shard = []
+    for start, stop in ranking.shard_bounds(A.size, 3):
+        games = order[start:stop]
+        played = ranking.elo(names[A[games]].tolist(), names[B[games]].tolist(), SCORE[games],
+                             initial=1500)  # fmt: skip
+        per_shard.append([played.get(name, 1500.0) for name in MODELS])
+    np.testing.assert_allclose(rating, np.median(per_shard, axis=0), atol=1e-9)
+    untagged, _, _ = ranking.elo_sharded_median(A, B, SCORE, 3, n_rounds=3, seed=4, initial=1500)
+    assert not np.allclose(rating, untagged)
+
+
+def test_a_single_game_between_named_models():
+    table = ranking.leaderboard(["a", "b"], ["a"], ["b"], [1.0], n_rounds=5)
+    assert table[["model", "games", "wins", "losses"]].values.tolist() == [
+        ["a", 1, 1, 0], ["b", 1, 0, 1]
+    ]  # fmt: skip
+
+
+def test_an_unknown_method_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"^unknown method 'glicko'$"):
+        ranking.leaderboard(MODELS, A, B, SCORE, method="glicko")
+
+
+def test_bootstrap_blocks_hold_every_round_and_no_more(monkeypatch):
+    """However the rounds are split into blocks to bound memory, there are n_rounds of them."""
+    monkeypatch.setattr(ranking, "_MAX_INDEX_ELEMENTS", 40)
+    blocks = list(ranking.bootstrap_indices(10, 25, np.random.default_rng(0)))
+    assert [len(block) for block in blocks] == [4, 4, 4, 4, 4, 4, 1]
+    assert all(block.shape[1] == 10 and block.min() >= 0 and block.max() < 10 for block in blocks)
+
+
+def test_a_missing_similarity_is_a_draw():
+    np.testing.assert_array_equal(
+        ranking.similarity_outcome([0.9, None, np.nan], [0.1, 0.2, 0.9]), [1.0, 0.5, 0.5]
+    )
