@@ -189,3 +189,28 @@ def test_bradley_terry_is_the_penalised_maximum_likelihood(l2):
     a, b, score = np.array([0, 0, 0, 1]), np.array([1, 2, 2, 2]), np.ones(4)
     np.testing.assert_allclose(ranking.bradley_terry(a, b, score, 3, l2=l2),
                                _scipy_bradley_terry(a, b, score, 3, l2), atol=1e-3)  # fmt: skip
+
+
+def test_sample_games_draws_every_document_and_needs_two_models_one_document():
+    doc, a, b = ranking.sample_games(5, 2, 400, np.random.default_rng(1))
+    assert doc.shape == a.shape == b.shape == (400,)
+    assert set(doc.tolist()) == set(range(5))  # the first and the last document too
+    assert set(zip(a.tolist(), b.tolist(), strict=True)) == {(0, 1), (1, 0)}
+    doc, _, _ = ranking.sample_games(1, 3, 10, np.random.default_rng(1))
+    assert doc.tolist() == [0] * 10
+    with pytest.raises(ValueError, match=r"^at least two models are needed for a game$"):
+        ranking.sample_games(5, 1, 10, np.random.default_rng(1))
+    with pytest.raises(ValueError, match=r"^at least one document is needed for a game$"):
+        ranking.sample_games(0, 3, 10, np.random.default_rng(1))
+
+
+def test_model_indices_given_as_floats_are_read_as_integers():
+    """Indices read back from a table column of floats index models like integers."""
+    as_int = ranking.elo_bootstrap(A, B, SCORE, 3, n_rounds=20)
+    as_float = ranking.elo_bootstrap(A.astype(float), B.astype(float), SCORE, 3, n_rounds=20)
+    np.testing.assert_array_equal(np.array(as_int), np.array(as_float))
+
+
+def test_a_zero_confidence_interval_is_refused():
+    with pytest.raises(ValueError, match=r"^confidence must be in \(0, 1\), got 0$"):
+        ranking.elo_bootstrap(A, B, SCORE, 3, n_rounds=5, confidence=0)
