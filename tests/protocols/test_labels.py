@@ -261,6 +261,11 @@ def test_mapping_without_a_fallback_by_default_and_its_refusals():
         map_answers(["dog"], [["dog"]], fallback="knn")
     with pytest.raises(ValueError, match=r"^2 answers but 1 candidate lists$"):
         map_answers(["dog", "cat"], [["dog"]])
+    with pytest.raises(ValueError, match=r"^the 'nli' label-mapping fallback needs an NLI model$"):
+        map_answers(["a puppy"], [["dog", "car"]], fallback="nli")
+    # A failed request is skipped, not the end: the answers after it are still mapped.
+    mapped = map_answers([None, "dog"], [["dog"], ["dog"]])
+    assert mapped["mapping"].tolist() == ["none", "exact"]
 
 
 def test_nli_results_that_do_not_match_the_answers_are_refused():
