@@ -17,8 +17,10 @@ from classbench.scoring.metrics import (
 )
 
 
-def test_exact_match_of_missing_predictions_is_missing():
+def test_string_metrics_of_missing_predictions_are_missing():
     got = exact_match([None, float("nan"), " a "], ["a", "a", "a"])
+    np.testing.assert_array_equal(got, [np.nan, np.nan, 1.0])
+    got = metrics.textual_inclusion([None, float("nan"), "A cat"], ["cat", "cat", "cat"])
     np.testing.assert_array_equal(got, [np.nan, np.nan, 1.0])
 
 
