@@ -111,3 +111,8 @@ def test_sentence_encoder_defaults_and_precision():
     assert encoder.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
     half = metrics.load_sentence_encoder(device="cpu", precision="float16")
     assert next(half.parameters()).dtype == torch.float32
+
+
+def test_predictions_and_references_of_different_lengths_are_refused():
+    with pytest.raises(ValueError, match=r"^predictions and references differ in length: 2 != 1$"):
+        exact_match(["a", "b"], ["a"])
