@@ -106,8 +106,14 @@ def test_the_other_methods_default_to_their_published_rounds():
     rating, low, high = ranking.elo_sharded_median(A, B, SCORE, 3)
     np.testing.assert_allclose(by_model(shards)[["rating", "ci_low", "ci_high"]].to_numpy().T,
                                [rating, low, high])  # fmt: skip
-    explicit = ranking.elo_sharded_median(A, B, SCORE, 3, n_rounds=100, seed=0)
-    np.testing.assert_allclose(np.array([rating, low, high]), np.array(explicit))
+    # Enough games that most shards play some, so the seed shows.
+    many = np.random.default_rng(5)
+    a = many.integers(0, 3, 600)
+    b = (a + many.integers(1, 3, 600)) % 3
+    score = many.choice([0.0, 0.5, 1.0], 600)
+    default = np.array(ranking.elo_sharded_median(a, b, score, 3))
+    np.testing.assert_array_equal(default, ranking.elo_sharded_median(a, b, score, 3, 100, 0))
+    assert not np.array_equal(default[0], ranking.elo_sharded_median(a, b, score, 3, 100, 1)[0])
     bt = ranking.leaderboard(MODELS, A, B, SCORE, method="bradley_terry")
     reference = ranking.bradley_terry_bootstrap(A, B, SCORE, 3, 1000, 0, (), 0.01, 1000, 0.95)
     np.testing.assert_allclose(by_model(bt)[["rating", "ci_low", "ci_high"]].to_numpy().T,
@@ -155,6 +161,9 @@ def test_bootstrap_blocks_hold_every_round_and_no_more(monkeypatch):
 def test_a_missing_similarity_is_a_draw():
     np.testing.assert_array_equal(
         ranking.similarity_outcome([0.9, None, np.nan], [0.1, 0.2, 0.9]), [1.0, 0.5, 0.5]
+    )
+    np.testing.assert_array_equal(
+        ranking.similarity_outcome([0.1, 0.2, 0.9], [0.9, None, np.nan]), [0.0, 0.5, 0.5]
     )
 
 
