@@ -263,6 +263,10 @@ def test_mapping_without_a_fallback_by_default_and_its_refusals():
         map_answers(["dog", "cat"], [["dog"]])
     with pytest.raises(ValueError, match=r"^the 'nli' label-mapping fallback needs an NLI model$"):
         map_answers(["a puppy"], [["dog", "car"]], fallback="nli")
+    with pytest.raises(
+        ValueError, match=r"^the 'embedding' label-mapping fallback needs a sentence encoder$"
+    ):
+        map_answers(["a puppy"], [["dog", "car"]], fallback="embedding")
     # A failed request is skipped, not the end: the answers after it are still mapped.
     mapped = map_answers([None, "dog"], [["dog"], ["dog"]])
     assert mapped["mapping"].tolist() == ["none", "exact"]
