@@ -110,3 +110,22 @@ def test_a_run_argument_reuses_the_answers(name, value, prepared, tmp_path, monk
     output = tmp_path / "p.parquet"
     run_job(prepared, output, monkeypatch)
     assert run_job(prepared, output, monkeypatch, **{name: value}) == 0
+
+
+MCQ = {"protocol": "mcq", "k": 4, "distractors": "random", "parser": "robust",
+       "max_new_tokens": 6, "metrics": ["accuracy"]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"answer_mode": "constrained"}, {"follow_ups": ["Are you sure? Answer again."]}],
+    ids=["answer_mode", "follow_ups"],
+)
+def test_a_task_setting_that_changes_answers_invalidates(change, prepared, tmp_path, monkeypatch):
+    """The same first prompt answered another way (choices constrained, later turns) is another
+    answer: nothing is reused."""
+    monkeypatch.setattr(job, "answer_mode_problem", lambda task, spec: None)
+    output = tmp_path / "p.parquet"
+    assert run_job(prepared, output, monkeypatch, task=MCQ) == LIMIT
+    assert run_job(prepared, output, monkeypatch, task=MCQ) == 0
+    assert run_job(prepared, output, monkeypatch, task={**MCQ, **change}) == LIMIT
