@@ -82,7 +82,7 @@ SCOPE: dict[str, list[str]] = {
     ],
     "inference/job.py": ["evaluate"],  # where the resume key is put together
     # The string and set metrics and the two loaders; the encoder and spaCy metrics run a model
-    # per test, tens of seconds a mutant, and are left to a longer run.
+    # per test, tens of seconds a mutant (drop this entry for a run of the whole module).
     "scoring/metrics.py": [
         "_check_lengths", "textual_inclusion", "exact_match", "load_sentence_encoder",
         "similarity_at_thresholds", "load_spacy", "accuracy", "macro_prf", "label_codes",
