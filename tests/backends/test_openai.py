@@ -16,9 +16,11 @@ import re
 import socket
 import threading
 import time
+import types
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -29,6 +31,7 @@ import yaml
 from PIL import Image
 from serving import transformers_serve
 
+from classbench.backends import openai_compat
 from classbench.backends.base import BackendError
 from classbench.backends.openai_compat import (
     OpenAIBackend,
@@ -192,7 +195,8 @@ class FaultServer:
     """Loopback chat completions server whose behaviour is scripted by the prompt text.
 
     A prompt ``"<case>:<arg>:<id>"`` picks the behaviour; attempts are counted per prompt, so
-    ``e500`` fails the first attempt of each prompt and answers the second.
+    ``e500`` fails the first attempt of each prompt and answers the second; ``script`` fails
+    attempts with the statuses it lists, in order.
     """
 
     def __init__(self) -> None:
@@ -303,6 +307,12 @@ class FaultServer:
             handler.close_connection = True
         elif case == "e503":
             self.send(handler, 503, {"error": "overloaded"})
+        elif case == "script" and attempt <= len(arg.split(",")):
+            # One status per attempt, e.g. "500,429=0.3": the n-th attempt gets the n-th status,
+            # with a Retry-After header where "=seconds" follows; later attempts succeed.
+            status, _, after = arg.split(",")[attempt - 1].partition("=")
+            headers = {"Retry-After": after} if after else {}
+            self.send(handler, int(status), {"error": f"scripted {status}"}, headers)
         elif case == "e400":
             self.send(handler, 400, {"error": "bad request"})
         elif case == "e401":
@@ -390,6 +400,53 @@ def test_retry_after_is_honoured_and_bounded(server):
     first, second = server.times["r429:3600:b"]
     assert 0.25 <= second - first < 2  # an hour's Retry-After is capped by max_backoff_s
     assert time.perf_counter() - started < 5
+
+
+def recorded_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays the backend sleeps between attempts, in order; each is still slept."""
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    clock = types.SimpleNamespace(sleep=sleep, perf_counter=time.perf_counter)
+    monkeypatch.setattr(openai_compat, "time", clock)
+    return slept
+
+
+def test_backoff_doubles_between_attempts(server, monkeypatch):
+    """The delays actually slept between five failed attempts: backoff_s, then doubling, each
+    jittered down to no less than half, and capped by max_backoff_s. Constant delays, or a
+    doubling that restarts, give another sequence."""
+    slept = recorded_sleeps(monkeypatch)
+    backend = make_backend(server, max_retries=5, backoff_s=0.02, max_backoff_s=0.2)
+    backend.retry.rng = random.Random(3)
+    [g] = ask(backend, ["e503::a"])
+    assert "(6 attempts)" in g.error
+    jitter = random.Random(3)
+    full = [0.02, 0.04, 0.08, 0.16, 0.2]
+    assert slept == pytest.approx([f * (0.5 + 0.5 * jitter.random()) for f in full])
+    for wait, ceiling in zip(slept, full, strict=True):
+        assert ceiling / 2 <= wait <= ceiling
+    assert slept[3] > 2 * full[0]  # the fourth wait is past any constant one
+    # The server saw the attempts at least that far apart.
+    times = server.times["e503::a"]
+    gaps = [later - earlier for earlier, later in pairwise(times)]
+    assert all(gap >= wait * 0.99 for gap, wait in zip(gaps, slept, strict=True))
+
+
+def test_backoff_follows_retry_after(server, monkeypatch):
+    """A Retry-After replaces the backoff of that attempt only (capped by max_backoff_s); the
+    attempts without one keep doubling by their own number."""
+    slept = recorded_sleeps(monkeypatch)
+    backend = make_backend(server, max_retries=5, backoff_s=0.01, max_backoff_s=0.25)
+    backend.retry.rng = random.Random(5)
+    [g] = ask(backend, ["script:429=0.15,500,503=3600,500,500:a"])
+    assert g.error is None and g.text == "answer to script:429=0.15,500,503=3600,500,500:a"
+    jitter = random.Random(5)
+    backoff = [0.01 * 2 ** (n - 1) * (0.5 + 0.5 * jitter.random()) for n in (2, 4, 5)]
+    assert slept == pytest.approx([0.15, backoff[0], 0.25, backoff[1], backoff[2]])
 
 
 def test_permanent_failure_becomes_error_after_max_retries(server):
@@ -640,6 +697,20 @@ def test_retry_policy():
         assert full / 2 <= policy.delay(attempt) <= full
     assert policy.delay(1, retry_after=3600) == 5.0
     assert policy.delay(3, retry_after=0.2) == 0.2
+
+
+def test_retry_after_dates():
+    """An HTTP date is read against the current UTC time, with or without a zone of its own
+    ("-0000" parses to a date with no zone: it means UTC)."""
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds("Thu, 01 Jan 2026 12:00:30 -0000", now=now) == 30.0
+    assert retry_after_seconds("Thu, 01 Jan 2026 13:00:30 +0100", now=now) == 30.0
+    assert retry_after_seconds("Thu, 01 Jan 2026 11:59:00 GMT", now=now) == 0.0  # past: now
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
+    assert 55 <= retry_after_seconds(soon) <= 60
 
 
 def test_helpers():

@@ -110,3 +110,51 @@ def test_a_run_argument_reuses_the_answers(name, value, prepared, tmp_path, monk
     output = tmp_path / "p.parquet"
     run_job(prepared, output, monkeypatch)
     assert run_job(prepared, output, monkeypatch, **{name: value}) == 0
+
+
+MCQ = {"protocol": "mcq", "k": 4, "distractors": "random", "parser": "robust",
+       "max_new_tokens": 6, "metrics": ["accuracy"]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"answer_mode": "constrained"}, {"follow_ups": ["Are you sure? Answer again."]}],
+    ids=["answer_mode", "follow_ups"],
+)
+def test_a_task_setting_that_changes_answers_invalidates(change, prepared, tmp_path, monkeypatch):
+    """The same first prompt answered another way (choices constrained, later turns) is another
+    answer: nothing is reused."""
+    monkeypatch.setattr(job, "answer_mode_problem", lambda task, spec: None)
+    output = tmp_path / "p.parquet"
+    assert run_job(prepared, output, monkeypatch, task=MCQ) == LIMIT
+    assert run_job(prepared, output, monkeypatch, task=MCQ) == 0
+    assert run_job(prepared, output, monkeypatch, task={**MCQ, **change}) == LIMIT
+
+
+def test_the_fingerprint_ignores_key_order_and_hashes_any_value():
+    """A setting written with its keys in another order is the same setting; a value JSON cannot
+    write (a path) is hashed by its text. The key names a folder: 16 hex digits."""
+    from pathlib import Path
+
+    from classbench.inference.chunks import fingerprint
+
+    key = fingerprint({"dtype": "float16", "max_pixels": 100}, 16)
+    assert key == fingerprint({"max_pixels": 100, "dtype": "float16"}, 16)
+    assert key != fingerprint({"max_pixels": 100, "dtype": "float32"}, 16)
+    assert fingerprint({"path": Path("a/b")}) == fingerprint({"path": "a/b"})
+    assert len(key) == 16 and int(key, 16) >= 0
+
+
+def test_the_same_image_and_prompt_under_two_ids_are_two_questions():
+    """An answer belongs to its sample id as well as its prompt and image bytes: a duplicate
+    image asked under another id is still pending."""
+    import pandas as pd
+
+    from classbench.data.manifest import IMAGE_HASH_COLUMN
+    from classbench.inference.chunks import pending_requests
+
+    requests = pd.DataFrame(
+        {"sample_id": ["s1", "s2"], "prompt": ["p", "p"], IMAGE_HASH_COLUMN: ["h", "h"]}
+    )
+    done = requests.iloc[:1].assign(error=[None])
+    assert pending_requests(requests, done)["sample_id"].tolist() == ["s2"]

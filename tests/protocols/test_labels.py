@@ -251,6 +251,38 @@ def test_nli_sees_each_unique_answer_and_candidate_set_once():
     )
 
 
+def test_mapping_without_a_fallback_by_default_and_its_refusals():
+    """No fallback unless one is named: an unmatched answer stays unmapped. A fallback it does
+    not know, or answers and candidate lists of different lengths, are refused with the reason."""
+    mapped = map_answers(["dog", "a kind of cat"], [["dog", "car"], ["dog", "car"]])
+    assert mapped["mapping"].tolist() == ["exact", "none"]
+    assert mapped["answer"][0] == "dog" and pd.isna(mapped["answer"][1])
+    with pytest.raises(ValueError, match=r"^unknown label-mapping fallback 'knn' \(known: "):
+        map_answers(["dog"], [["dog"]], fallback="knn")
+    with pytest.raises(ValueError, match=r"^2 answers but 1 candidate lists$"):
+        map_answers(["dog", "cat"], [["dog"]])
+    with pytest.raises(ValueError, match=r"^the 'nli' label-mapping fallback needs an NLI model$"):
+        map_answers(["a puppy"], [["dog", "car"]], fallback="nli")
+    with pytest.raises(
+        ValueError, match=r"^the 'embedding' label-mapping fallback needs a sentence encoder$"
+    ):
+        map_answers(["a puppy"], [["dog", "car"]], fallback="embedding")
+    # A failed request is skipped, not the end: the answers after it are still mapped.
+    mapped = map_answers([None, "dog"], [["dog"], ["dog"]])
+    assert mapped["mapping"].tolist() == ["none", "exact"]
+
+
+def test_nli_results_that_do_not_match_the_answers_are_refused():
+    """A classifier answering more (or fewer) sequences than it was given is refused, not read
+    pairwise as far as the shorter list goes."""
+
+    def one_too_many(texts, candidate_labels):
+        return [{"sequence": t, "labels": list(candidate_labels)} for t in [*texts, "extra"]]
+
+    with pytest.raises(ValueError):
+        nli_choices([("a puppy", ("dog", "car")), ("a jet", ("car", "dog"))], one_too_many)
+
+
 def test_nli_fallback_with_the_tiny_bart(tiny_bart):
     from classbench.backends.nli import load_nli_classifier
 

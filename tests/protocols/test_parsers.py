@@ -38,6 +38,12 @@ ROBUST_FORMS = [
     "{L}", "({L})", "[{L}]", "{L}.", "{L}:", "**{L}**", "{L}) {option}", "Answer: {L}",
     "The answer is {L}", "Option ({L})", "{L} {option}",
 ]  # fmt: skip
+# Lower-case letters read as capitals wherever they cannot be a word.
+ROBUST_LOWER_FORMS = [
+    "{l}", " {l}\n", "({l})", "[{l}]", "{l}.", "{l}:", "{l},", "**{l}**", "`{l}`", "{l}) {option}",
+    "answer: {l}", "Answer: {l}.", "the answer is {l}", "The answer is ({l})", "option ({l})",
+    "choice: [{l}]", "{l} {option}",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("k", "index"), EVERY_LETTER)
@@ -53,6 +59,14 @@ def test_robust_reads_every_letter(k, index):
     letter = string.ascii_uppercase[index]
     for form in ROBUST_FORMS:
         raw = form.format(L=letter, option=WORDS[index])
+        assert_chose(parse(raw, k, "robust"), k, index)
+
+
+@pytest.mark.parametrize(("k", "index"), EVERY_LETTER)
+def test_robust_reads_every_lower_case_letter(k, index):
+    letter = string.ascii_lowercase[index]
+    for form in ROBUST_LOWER_FORMS:
+        raw = form.format(l=letter, option=WORDS[index])
         assert_chose(parse(raw, k, "robust"), k, index)
 
 
