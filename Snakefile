@@ -18,6 +18,7 @@ include: "workflow/rules/infer.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/rank.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/sensitivity.smk"
 
 
 onstart:

@@ -26,14 +26,26 @@ def make_workdir(target: Path) -> Path:
     return target
 
 
+def sensitivity_off_for_another_selection(config: dict, changes: dict) -> dict:
+    """``config`` with its sensitivity report off when ``changes`` select other datasets,
+    models or tasks and say nothing of the report: the demo's report names jobs of the demo's
+    own selection, which another selection may not run."""
+    selects = any(key in changes for key in ("datasets", "models", "tasks"))
+    if selects and "sensitivity" not in changes and "sensitivity" in config:
+        config["sensitivity"] = {**config["sensitivity"], "enabled": False}
+    return config
+
+
 def write_config(workdir: Path, name: str, changes: dict | None = None) -> str:
-    """``config/demo.yaml`` with ``changes`` merged in (one level deep), saved as ``name``."""
+    """``config/demo.yaml`` with ``changes`` merged in (one level deep), saved as ``name``; a
+    new selection turns the demo's sensitivity report off unless ``changes`` name it."""
     config = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
     for key, value in (changes or {}).items():
         if isinstance(value, dict) and isinstance(config.get(key), dict):
             config[key] = {**config[key], **value}
         else:
             config[key] = value
+    sensitivity_off_for_another_selection(config, changes or {})
     path = workdir / "config" / name
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return f"config/{name}"

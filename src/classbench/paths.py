@@ -35,6 +35,13 @@ GALLERY = "results/gallery/{dataset}/{task}.html"
 GALLERY_STANDALONE = "results/gallery/{dataset}/{task}.standalone.html"
 RESOLVED_CONFIG = "results/config.resolved.yaml"
 
+# --- the sensitivity report: each changed inference run on the report's image sample ----------
+# ({setting} is factor=level, e.g. batch_size=1); the study's own predictions are the default.
+SENSITIVITY_RUN = f"{JOB}/{{setting}}"
+SENSITIVITY_PREDICTIONS = f"results/sensitivity/{SENSITIVITY_RUN}/predictions.parquet"
+# The report's table (TABLE_FORMATS) and figure (FIGURE_FORMATS), under this fixed name.
+SENSITIVITY = "sensitivity"
+
 # The formats each table and figure is written in.
 TABLE_FORMATS = ("csv", "md", "tex")
 FIGURE_FORMATS = ("png", "pdf")

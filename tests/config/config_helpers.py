@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workflow_helpers import sensitivity_off_for_another_selection
 
 from classbench.config import ConfigError, Job, load_study
 
@@ -40,8 +41,11 @@ def registries(tmp_path: Path, edit: Callable[[str, dict], None] | None = None) 
 
 
 def demo(tmp_path: Path, edit=None, **changes) -> dict:
+    """The demo config with ``changes`` (a new selection turns its sensitivity report off
+    unless ``changes`` name it) and copies of its registries under ``tmp_path``."""
     config = copy.deepcopy(DEMO)
     config.update(changes)
+    sensitivity_off_for_another_selection(config, changes)
     config["registries"] = registries(tmp_path, edit)
     return config
 

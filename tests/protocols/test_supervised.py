@@ -9,7 +9,12 @@ import pandas as pd
 import pytest
 import yaml
 from PIL import Image
-from workflow_helpers import make_workdir, planned_jobs, snakemake
+from workflow_helpers import (
+    make_workdir,
+    planned_jobs,
+    sensitivity_off_for_another_selection,
+    snakemake,
+)
 
 from classbench.config import ConfigError, load_study
 from classbench.data import load_manifest, prepare_dataset, stratified_limit
@@ -167,13 +172,13 @@ def _study(tmp_path: Path, edit=None, **changes):
         path = tmp_path / f"{kind}.yaml"
         path.write_text(yaml.safe_dump(content, sort_keys=False))
         registries[kind] = str(path)
-    config = {**demo}
-    config.update(
-        registries=registries,
-        models=["qwen2-vl-tiny", "clip-tiny", "resnet-classifier-tiny"],
-        tasks=["owc-base", "zeroshot", "supervised"],
+    selection = {
+        "models": ["qwen2-vl-tiny", "clip-tiny", "resnet-classifier-tiny"],
+        "tasks": ["owc-base", "zeroshot", "supervised"],
         **changes,
-    )
+    }
+    config = {**demo, "registries": registries, **selection}
+    sensitivity_off_for_another_selection(config, selection)
     return load_study(config, SCHEMAS, check_packages=False)
 
 
@@ -339,8 +344,10 @@ def test_classify_rule_end_to_end(tmp_path):
     registry.write_text(yaml.safe_dump(datasets, sort_keys=False))
     config = yaml.safe_load((workdir / "config" / "demo.yaml").read_text())
     # Only the mapped set: a supervised-only study naming one without a mapping is refused.
-    config.update(datasets=["shapes"], models=["resnet-classifier-tiny"], tasks=["supervised"],
-                  limit=12)  # fmt: skip
+    selection = {"datasets": ["shapes"], "models": ["resnet-classifier-tiny"],
+                 "tasks": ["supervised"], "limit": 12}  # fmt: skip
+    config.update(selection)
+    sensitivity_off_for_another_selection(config, selection)
     (workdir / "config" / "sup.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     targets = ["results/tables/supervised.csv", "results/tables/cost.csv",
                "results/gallery/shapes/supervised.html"]  # fmt: skip

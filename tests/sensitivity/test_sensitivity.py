@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,15 +11,25 @@ import pytest
 from classbench.data import stratified_limit
 from classbench.report.formatting import write_table
 from classbench.scoring.score import score_predictions
-from classbench.sensitivity.measure import compare_runs, paired_difference, results_frame
+from classbench.sensitivity import measure
+from classbench.sensitivity.measure import (
+    compare_runs,
+    measure_report,
+    paired_difference,
+    results_frame,
+    study_scorer,
+)
 from classbench.sensitivity.plan import (
+    FACTORS,
     Setting,
     headline_metric,
     plan_runs,
+    sample_ids,
     sensitivity_sample,
     settings_for,
+    skipped_factors,
 )
-from classbench.sensitivity.report import plot_sensitivity, sensitivity_table
+from classbench.sensitivity.report import plot_sensitivity, sensitivity_table, write_sensitivity
 
 HF = {"backend": "hf", "batch_size": 8, "dtype": "bfloat16"}
 MCQ = {"protocol": "mcq", "k": 4, "distractors": "mined", "metrics": ["accuracy"]}
@@ -174,3 +186,110 @@ def test_the_plan_of_a_config_section():
     with pytest.raises(ValueError, match=r"\(d, mcq4, m\) is not a job of the study"):
         plan_runs(section, tasks=tasks, models=models, jobs=jobs - {("d", "mcq4", "m")},
                   label_sets=False, default_encoder="minilm")  # fmt: skip
+
+
+def test_factors_without_a_setting_are_named():
+    runs = plan_runs(
+        {"dataset": "d", "tasks": ["owc-base", "mcq4"], "models": ["m"]},
+        tasks={"mcq4": MCQ, "owc-base": OPEN}, models={"m": {**HF, "batch_size": 1}},
+        jobs={("d", "owc-base", "m"), ("d", "mcq4", "m")}, label_sets=False,
+        default_encoder="minilm",
+    )  # fmt: skip
+    assert skipped_factors(runs, FACTORS) == [
+        "owc-base x m: batch_size, distractors, mapping_encoder, ground_truth",
+        "mcq4 x m: batch_size, mapping_encoder, ground_truth",
+    ]
+    assert skipped_factors(runs, ["image_order"]) == []
+
+
+def test_the_report_may_draw_with_its_own_seed_from_the_study_images():
+    manifest = pd.DataFrame(
+        {"sample_id": [f"s{i}" for i in range(60)], "image": "x", "label": "c",
+         "label_idx": np.repeat([0, 1, 2], 20)}
+    )  # fmt: skip
+    study = set(stratified_limit(manifest, 30, 3, "d")["sample_id"])
+    ids = sample_ids(manifest, dataset="d", study_limit=30, study_seed=3, images=12, seed=7)
+    assert len(ids) == 12 and set(ids) <= study
+    assert ids != sample_ids(manifest, dataset="d", study_limit=30, study_seed=3, images=12,
+                             seed=3)  # fmt: skip
+
+
+class _Encoder:
+    """Unit vectors by hand: "near" maps "a cat on a sofa" to sofa, "far" to cat."""
+
+    def __init__(self, name):
+        self.name = name
+        answer = (0.8, 0.6) if name == "near" else (0.6, 0.8)
+        self.vectors = {"cat": (0.0, 1.0), "sofa": (1.0, 0.0), "a cat on a sofa": answer}
+
+    def encode(self, texts, **_):
+        return np.array([self.vectors[t] for t in texts], dtype=np.float32)
+
+
+def test_the_scorer_maps_with_each_encoder_and_scores_label_sets(monkeypatch):
+    loaded = []
+
+    def load(spec):
+        loaded.append(spec["name"])
+        return _Encoder(spec["name"])
+
+    monkeypatch.setattr(measure, "load_mapping_encoder", load)
+    score = study_scorer(
+        settings={}, classes=["cat", "sofa"],
+        mapping_encoders={"near": {"name": "near"}, "far": {"name": "far"}},
+        label_sets={"s0": ["sofa", "cat"], "s1": []},
+    )  # fmt: skip
+    frame = pd.DataFrame({"sample_id": ["s0", "s1"], "label": ["sofa", "cat"],
+                          "raw": ["a cat on a sofa"] * 2, "answer": ["a cat on a sofa"] * 2,
+                          "error": [None, None]})  # fmt: skip
+    task = {"protocol": "open", "metrics": ["mapped_accuracy"]}
+    near = score(frame, task, {"mapping_encoder": "near"})
+    far = score(frame, task, {"mapping_encoder": "far"})
+    assert near["mapped_accuracy"].tolist() == [1.0, 0.0]
+    assert far["mapped_accuracy"].tolist() == [0.0, 1.0]
+    score(frame, task, {"mapping_encoder": "near"})
+    assert loaded == ["near", "far"]  # each encoder loaded once
+    assert "mapped_accuracy_multi" not in near.columns
+    multi = score(frame, task, {"mapping_encoder": "far", "ground_truth": "multi"})
+    # cat is in s0's set; s1 has no valid label and is left out
+    np.testing.assert_array_equal(multi["mapped_accuracy_multi"], [1.0, np.nan])
+    with pytest.raises(ValueError, match="no mapping encoder 'other'"):
+        score(frame, task, {"mapping_encoder": "other"})
+    single = study_scorer(settings={})
+    with pytest.raises(ValueError, match="needs the dataset's label sets"):
+        single(frame, {"protocol": "open", "metrics": ["textual_inclusion"]},
+               {"ground_truth": "multi"})  # fmt: skip
+
+
+def test_each_task_is_measured_on_the_sample_of_its_own_images(tmp_path):
+    manifest = pd.DataFrame(
+        {"sample_id": [f"s{i}" for i in range(60)], "image": "x", "label": "cat",
+         "label_idx": np.repeat([0, 1, 2], 20)}
+    )  # fmt: skip
+
+    def answers(limit, answer):
+        ids = stratified_limit(manifest, limit, 3, "d")["sample_id"]
+        return pd.DataFrame({"sample_id": ids, "label": "cat", "raw": answer, "answer": answer,
+                             "error": None})  # fmt: skip
+
+    runs = [
+        {"task": "a", "model": "m", "protocol": "mcq", "task_spec": MCQ,
+         "settings": [asdict(Setting("batch_size", "1", model={"batch_size": 1}))]},
+        {"task": "b", "model": "m", "protocol": "mcq", "task_spec": MCQ, "settings": []},
+    ]  # fmt: skip
+    # task a evaluates 30 of the images, task b all 60: each default covers only its own
+    defaults = {("a", "m"): answers(30, "dog"), ("b", "m"): answers(None, "cat")}
+    results = measure_report(
+        dataset="d", runs=runs, manifest=manifest, limits={"a": 30, "b": None}, images=12,
+        seed=7, study_seed=3, defaults=defaults,
+        changed={("a", "m", "batch_size=1"): answers(30, "cat")}, score=_score,
+        default_scoring={}, n_resamples=50,
+    )  # fmt: skip
+    assert results[["task", "factor", "value", "n"]].values.tolist() == [
+        ["a", "default", 0.0, 12], ["a", "batch_size", 1.0, 12], ["b", "default", 1.0, 12],
+    ]  # fmt: skip
+    assert bool(results["exceeds"].iloc[1]) and results["difference"].iloc[1] == 1.0
+    written = write_sensitivity(results, tmp_path / "t", tmp_path / "f",
+                                skipped=["b x m: batch_size"])  # fmt: skip
+    assert sorted(p.name for p in written) == ["f.pdf", "f.png", "t.csv", "t.md", "t.tex"]
+    assert "not applicable, or the default): b x m: batch_size" in (tmp_path / "t.md").read_text()

@@ -202,9 +202,10 @@ def test_metric_setting_change_reruns_only_scoring(demo):
     plan = planned_jobs(_output(snakemake(demo, "-n", configfile=configfile)))
     assert plan.get("score") == 30
     assert {"infer", "zeroshot", "judge", "embed", "prepare_dataset", "build_tiny_model",
-            "mine_options"}.isdisjoint(plan)  # fmt: skip
-    assert set(plan) <= {"score", "summary", "elo", "all"} | _report_rules()
+            "mine_options", "sensitivity_infer"}.isdisjoint(plan)  # fmt: skip
+    assert set(plan) <= {"score", "summary", "elo", "all", "sensitivity"} | _report_rules()
     assert plan.get("resolved_config") == 1  # the provenance record follows the config
+    assert plan.get("sensitivity") == 1  # re-scored, its changed runs kept
 
 
 def test_label_fallback_change_reruns_only_scoring(demo):

@@ -194,6 +194,7 @@ def final_targets():
         *expand(paths.FIGURE, figure=FIGURES, ext=paths.FIGURE_FORMATS),
         *gallery_files(),
         *reproduction_files(),
+        *sensitivity_files(),
     ]
 
 

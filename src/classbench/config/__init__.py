@@ -52,6 +52,7 @@ from classbench.config.study import (
     class_count,
     compatible_jobs,
     plan_jobs,
+    reads_options,
     slug,
 )
 
@@ -84,6 +85,7 @@ __all__ = [
     "load_yaml",
     "model_resources",
     "plan_jobs",
+    "reads_options",
     "registry_files",
     "resolved_config_text",
     "schema_defaults",

@@ -9,6 +9,7 @@ after other jobs have run.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from classbench import paths
 from classbench.config.models import check_backend_installed
@@ -16,6 +17,8 @@ from classbench.config.schema import ConfigError
 from classbench.config.study import Job, Study, class_count, compatible_jobs
 from classbench.protocols import answer_mode_problem
 from classbench.protocols.supervised import MappingError, imagenet_mapping
+from classbench.scoring.text_encoders import SENTENCE_ENCODER
+from classbench.sensitivity.plan import DEFAULT_METRICS, plan_runs
 
 # Which models answer which protocol: why a combination plans no job.
 PAIRING = (
@@ -213,3 +216,62 @@ def _check_elo_scopes(study: Study) -> None:
                     "the dataset or leave 'dataset' out of elo.scopes"
                 )
             raise ConfigError(f"config: elo.scopes: the scope '{scope}' cannot be named")
+
+
+def plan_sensitivity(study: Study) -> list[dict[str, Any]]:
+    """The sensitivity report's runs (:func:`plan_runs`), or ``[]`` when the section is off.
+
+    Every name it uses must be the study's, and every (dataset, task, model) a job of the
+    study: that job's predictions are each factor's default.
+    """
+    section = study.sensitivity
+    if section is None:
+        return []
+    config = study.config
+    if section["dataset"] not in config["datasets"]:
+        raise ConfigError(
+            f"config: sensitivity.dataset: '{section['dataset']}' is not one of the study's "
+            "datasets"
+        )
+    for index, task in enumerate(section["tasks"]):
+        if task not in config["tasks"]:
+            raise ConfigError(
+                f"config: sensitivity.tasks.{index}: '{task}' is not one of the study's tasks"
+            )
+        if study.protocol(task) not in DEFAULT_METRICS:
+            raise ConfigError(
+                f"config: sensitivity.tasks.{index}: '{task}' is a {study.protocol(task)} task; "
+                f"the report varies {', '.join(DEFAULT_METRICS)} tasks"
+            )
+        random = study.tasks[task].get("distractors") == "random"
+        if random and "distractors" in section["factors"] and not config.get("option_miner"):
+            raise ConfigError(
+                f"config: option_miner: the sensitivity factor 'distractors' asks task '{task}' "
+                f"(sensitivity.tasks.{index}) with mined distractors, but no miner is named"
+            )
+    for index, model in enumerate(section["models"]):
+        if model not in config["models"]:
+            raise ConfigError(
+                f"config: sensitivity.models.{index}: '{model}' is not one of the study's models"
+            )
+    for index, encoder in enumerate(section["mapping_encoders"]):
+        if encoder != SENTENCE_ENCODER and study.models.get(encoder, {}).get("backend") != (
+            "contrastive"
+        ):
+            raise ConfigError(
+                f"config: sensitivity.mapping_encoders.{index}: '{encoder}' is neither "
+                f"'{SENTENCE_ENCODER}' nor a contrastive model of {study.source('models')}"
+            )
+    try:
+        return plan_runs(
+            section,
+            tasks=study.tasks,
+            models={model: study.model_spec(model) for model in section["models"]},
+            jobs={(job.dataset, job.task, job.model) for job in study.jobs},
+            label_sets=bool(study.datasets[section["dataset"]].get("label_sets")),
+            default_encoder=config["scoring"]["mapping_encoder"],
+        )
+    except ValueError as error:
+        raise ConfigError(
+            f"config: {error}; name only tasks and models the study runs on '{section['dataset']}'"
+        ) from None

@@ -58,6 +58,7 @@ def load_study(
     checks.check_selection(study, check_packages=check_packages)
     study.jobs = plan_jobs(study)
     checks.check_jobs(study)
+    study.sensitivity_runs = checks.plan_sensitivity(study)
     return study
 
 

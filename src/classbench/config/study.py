@@ -45,6 +45,9 @@ class Study:
     models: dict[str, dict[str, Any]]
     tasks: dict[str, dict[str, Any]]
     jobs: list[Job] = field(default_factory=list)
+    # The sensitivity report's (task, model) runs with their changed settings (empty when off):
+    # :func:`classbench.sensitivity.plan.plan_runs`, planned and checked by load_study.
+    sensitivity_runs: list[dict[str, Any]] = field(default_factory=list)
     # kind -> name -> the registry file that defines it (a registry may span several files).
     sources: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     _index: dict[tuple, list[Job]] = field(default_factory=dict, repr=False)
@@ -112,12 +115,8 @@ class Study:
         return self.models[model].get("variant_of", model)
 
     def needs_options(self, task: str) -> bool:
-        """Whether the task reads mined options: zero-shot, and multiple choice unless its
-        distractors are drawn at random."""
-        spec = self.tasks[task]
-        return spec["protocol"] == "zeroshot" or (
-            spec["protocol"] == "mcq" and spec.get("distractors", "mined") == "mined"
-        )
+        """Whether the task reads mined options (:func:`reads_options`)."""
+        return reads_options(self.tasks[task])
 
     def maps_with_nli(self, task: str) -> bool:
         """Whether scoring maps the task's label-list answers with the NLI model."""
@@ -160,6 +159,12 @@ class Study:
     def inference_task_spec(self, task: str) -> dict[str, Any]:
         """The task's entry without the keys only scoring reads."""
         return {k: v for k, v in self.tasks[task].items() if k not in SCORING_ONLY_TASK_KEYS}
+
+    @property
+    def sensitivity(self) -> dict[str, Any] | None:
+        """The config's ``sensitivity`` section when it is enabled."""
+        section = self.config.get("sensitivity") or {}
+        return section if section.get("enabled") else None
 
     @property
     def needs_judge(self) -> bool:
@@ -228,6 +233,14 @@ class Study:
         if kind == "dataset" and value in datasets:
             return [value]
         raise ConfigError(f"unknown Elo scope '{scope}' for task '{task}'")
+
+
+def reads_options(task: Mapping[str, Any]) -> bool:
+    """Whether a task spec reads mined options: zero-shot, and multiple choice unless its
+    distractors are drawn at random."""
+    return task["protocol"] == "zeroshot" or (
+        task["protocol"] == "mcq" and task.get("distractors", "mined") == "mined"
+    )
 
 
 def slug(text: str) -> str:

@@ -11,14 +11,17 @@ interval" when its interval leaves out zero.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache, partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from classbench.scoring.registry import MULTI_SUFFIX
+from classbench.scoring.score import score_predictions
+from classbench.scoring.text_encoders import load_mapping_encoder
 from classbench.seeding import rng_for
-from classbench.sensitivity.plan import DEFAULT, Setting, headline_metric
+from classbench.sensitivity.plan import DEFAULT, Setting, headline_metric, sample_ids
 from classbench.summary.bootstrap import bootstrap_ci
 
 RESULT_COLUMNS = [
@@ -235,3 +238,75 @@ def measure_runs(
             n_resamples=n_resamples, confidence=confidence, seed=seed,
         )  # fmt: skip
     return results_frame(rows)
+
+
+def measure_report(
+    *,
+    dataset: str,
+    runs: Sequence[Mapping[str, Any]],
+    manifest: pd.DataFrame,
+    limits: Mapping[str, int | None],
+    images: int,
+    seed: int,
+    study_seed: int,
+    defaults: Mapping[tuple[str, str], pd.DataFrame],
+    changed: Mapping[tuple[str, str, str], pd.DataFrame],
+    score: Scorer,
+    default_scoring: Mapping[str, Any],
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """:func:`measure_runs` of every run on the report's sample of the images its task
+    evaluates (``limits``: each task's sample limit in the study), the sample drawn as the
+    changed runs drew it (:func:`sensitivity_sample`)."""
+    frames = [results_frame([])]
+    for run in runs:
+        ids = sample_ids(
+            manifest, dataset=dataset, study_limit=limits[run["task"]], study_seed=study_seed,
+            images=images, seed=seed,
+        )  # fmt: skip
+        measured = measure_runs(
+            dataset=dataset, runs=[run], sample_ids=ids, defaults=defaults, changed=changed,
+            score=score, default_scoring=default_scoring, n_resamples=n_resamples,
+            confidence=confidence, seed=seed,
+        )  # fmt: skip
+        frames.append(measured)
+    return results_frame(pd.concat(frames, ignore_index=True).to_dict("records"))
+
+
+def study_scorer(
+    *,
+    settings: Mapping[str, Any],
+    encoder_loader: Callable[[], Any] | None = None,
+    nlp_loader: Callable[[], Any] | None = None,
+    nli_loader: Callable[[], Any] | None = None,
+    classes: Sequence[str] | None = None,
+    mapping_encoders: Mapping[str, Mapping[str, Any]] | None = None,
+    label_sets: Mapping[str, Sequence[str]] | None = None,
+) -> Scorer:
+    """A :data:`Scorer` that scores as the study's score jobs do (:func:`score_predictions`
+    with the config's ``scoring`` settings), under each setting's scoring options:
+    ``mapping_encoder`` names one of ``mapping_encoders`` (name -> what
+    :func:`~classbench.scoring.text_encoders.mapping_encoder_spec` gives; each loaded once,
+    on first use) and ``ground_truth: multi`` adds the scores against ``label_sets``."""
+    loaders = {
+        name: cache(partial(load_mapping_encoder, spec))
+        for name, spec in (mapping_encoders or {}).items()
+    }
+
+    def score(
+        frame: pd.DataFrame, task: Mapping[str, Any], scoring: Mapping[str, Any]
+    ) -> pd.DataFrame:
+        encoder = str(scoring.get("mapping_encoder"))
+        if "mapped_accuracy" in task.get("metrics", ()) and encoder not in loaders:
+            raise ValueError(f"no mapping encoder '{encoder}' was given to the scorer")
+        multi = scoring.get("ground_truth") == "multi"
+        if multi and label_sets is None:
+            raise ValueError("ground_truth 'multi' needs the dataset's label sets")
+        return score_predictions(
+            frame, task, settings=settings, encoder_loader=encoder_loader,
+            nlp_loader=nlp_loader, nli_loader=nli_loader, classes=classes,
+            mapping_encoder_loader=loaders.get(encoder), label_sets=label_sets if multi else None,
+        )  # fmt: skip
+
+    return score

@@ -126,12 +126,40 @@ def headline_metric(protocol: str, factor: str, metrics: Mapping[str, str] | Non
 
 
 def sensitivity_sample(
-    manifest: pd.DataFrame, *, study_limit: int | None, images: int, seed: int, dataset: str
+    manifest: pd.DataFrame,
+    *,
+    study_limit: int | None,
+    images: int,
+    seed: int,
+    dataset: str,
+    study_seed: int | None = None,
 ) -> pd.DataFrame:
     """The report's images: drawn from the images the main study evaluates (so its predictions
-    serve as every factor's default), stratified by class and seeded."""
-    evaluated = stratified_limit(manifest, study_limit, seed, dataset)
+    serve as every factor's default), stratified by class and seeded.
+
+    ``study_seed`` is the seed the study drew its images with (default ``seed``): the report
+    may draw its own sample with another seed, but only from those images.
+    """
+    study_seed = seed if study_seed is None else study_seed
+    evaluated = stratified_limit(manifest, study_limit, study_seed, dataset)
     return stratified_limit(evaluated, images, seed, f"{dataset}/sensitivity")
+
+
+def sample_ids(
+    manifest: pd.DataFrame,
+    *,
+    dataset: str,
+    study_limit: int | None,
+    study_seed: int,
+    images: int,
+    seed: int,
+) -> list[str]:
+    """The sample ids of the report's images of one task (see :func:`sensitivity_sample`)."""
+    sample = sensitivity_sample(
+        manifest, study_limit=study_limit, images=images, seed=seed, dataset=dataset,
+        study_seed=study_seed,
+    )  # fmt: skip
+    return sample["sample_id"].astype(str).tolist()
 
 
 def plan_runs(
@@ -176,3 +204,15 @@ def plan_runs(
                 }
             )
     return runs
+
+
+def skipped_factors(runs: Sequence[Mapping[str, Any]], factors: Sequence[str]) -> list[str]:
+    """``task x model: factor, ...`` for each run of :func:`plan_runs` that a chosen factor
+    gives no setting (it does not apply, or its only level is the default): said, not dropped."""
+    lines = []
+    for run in runs:
+        varied = {setting["factor"] for setting in run["settings"]}
+        missing = [factor for factor in FACTORS if factor in factors and factor not in varied]
+        if missing:
+            lines.append(f"{run['task']} x {run['model']}: {', '.join(missing)}")
+    return lines

@@ -3,18 +3,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from classbench.report import figure_parts as parts
-from classbench.report.formatting import format_table
+from classbench.report.formatting import format_table, write_table
 from classbench.report.frames import STAT, STATS, VALUE
 from classbench.scoring.registry import long_label, short_label
 from classbench.sensitivity.plan import DEFAULT
 
 INDEX = ["task", "model", "factor", "setting", "metric"]
+CAPTION = (
+    "Sensitivity of the protocol: each task and model on a sample of images, with one factor "
+    "changed at a time (batch size, image order, precision, distractors, the mapping's text "
+    "encoder, single or multi-label ground truth)"
+)
 NOTE = (
     "One factor changed at a time from the study's own setting (default). Difference: the "
     "setting minus the default on the same images, with a paired bootstrap interval; exceeds = 1 "
@@ -119,3 +125,21 @@ def plot_sensitivity(results: pd.DataFrame, stem: str | Path) -> list[Path]:
         fig.suptitle(title)
         parts.legend(fig, list(handles.values()), list(handles))
         return parts.save(fig, stem)
+
+
+def write_sensitivity(
+    results: pd.DataFrame,
+    table_stem: str | Path,
+    figure_stem: str | Path,
+    *,
+    skipped: Sequence[str] = (),
+    caption: str = CAPTION,
+) -> list[Path]:
+    """Write the table (``.csv``, ``.md``, ``.tex``) and the figure (``.png``, ``.pdf``);
+    ``skipped`` (:func:`~classbench.sensitivity.plan.skipped_factors`) goes into the note."""
+    _, numeric = sensitivity_table(results)
+    note = NOTE
+    if skipped:
+        note += f" Factors without a setting (not applicable, or the default): {'; '.join(skipped)}"
+    written = write_table(numeric, table_stem, caption=caption, note=note)
+    return written + plot_sensitivity(results, figure_stem)
