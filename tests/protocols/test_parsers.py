@@ -46,28 +46,20 @@ ROBUST_LOWER_FORMS = [
 ]  # fmt: skip
 
 
+TABLES = {
+    "foci, capitals": ("foci", FOCI_FORMS, string.ascii_uppercase),
+    "robust, capitals": ("robust", ROBUST_FORMS, string.ascii_uppercase),
+    "robust, lower case": ("robust", ROBUST_LOWER_FORMS, string.ascii_lowercase),
+}
+
+
+@pytest.mark.parametrize("table", list(TABLES))
 @pytest.mark.parametrize(("k", "index"), EVERY_LETTER)
-def test_foci_reads_every_letter(k, index):
-    letter = string.ascii_uppercase[index]
-    for form in FOCI_FORMS:
-        raw = form.format(L=letter, option=WORDS[index])
-        assert_chose(parse(raw, k, "foci"), k, index)
-
-
-@pytest.mark.parametrize(("k", "index"), EVERY_LETTER)
-def test_robust_reads_every_letter(k, index):
-    letter = string.ascii_uppercase[index]
-    for form in ROBUST_FORMS:
-        raw = form.format(L=letter, option=WORDS[index])
-        assert_chose(parse(raw, k, "robust"), k, index)
-
-
-@pytest.mark.parametrize(("k", "index"), EVERY_LETTER)
-def test_robust_reads_every_lower_case_letter(k, index):
-    letter = string.ascii_lowercase[index]
-    for form in ROBUST_LOWER_FORMS:
-        raw = form.format(l=letter, option=WORDS[index])
-        assert_chose(parse(raw, k, "robust"), k, index)
+def test_every_letter_in_every_form(table, k, index):
+    parser, forms, alphabet = TABLES[table]
+    for form in forms:
+        raw = form.format(L=alphabet[index], l=alphabet[index], option=WORDS[index])
+        assert_chose(parse(raw, k, parser), k, index)
 
 
 @pytest.mark.parametrize(("k", "index"), EVERY_LETTER)

@@ -76,11 +76,16 @@ def test_the_metric_read_per_factor():
     assert headline_metric("open", "precision", {"open": "llm_inclusion"}) == "llm_inclusion"
 
 
-def test_the_sample_is_drawn_from_the_study_images():
-    manifest = pd.DataFrame(
+def _manifest() -> pd.DataFrame:
+    """60 images of three classes, 20 each."""
+    return pd.DataFrame(
         {"sample_id": [f"s{i}" for i in range(60)], "image": "x", "label": "c",
          "label_idx": np.repeat([0, 1, 2], 20)}
     )  # fmt: skip
+
+
+def test_the_sample_is_drawn_from_the_study_images():
+    manifest = _manifest()
     study = set(stratified_limit(manifest, 30, 3, "d")["sample_id"])
     sample = sensitivity_sample(manifest, study_limit=30, images=12, seed=3, dataset="d")
     assert len(sample) == 12 and set(sample["sample_id"]) <= study
@@ -203,10 +208,7 @@ def test_factors_without_a_setting_are_named():
 
 
 def test_the_report_may_draw_with_its_own_seed_from_the_study_images():
-    manifest = pd.DataFrame(
-        {"sample_id": [f"s{i}" for i in range(60)], "image": "x", "label": "c",
-         "label_idx": np.repeat([0, 1, 2], 20)}
-    )  # fmt: skip
+    manifest = _manifest()
     study = set(stratified_limit(manifest, 30, 3, "d")["sample_id"])
     ids = sample_ids(manifest, dataset="d", study_limit=30, study_seed=3, images=12, seed=7)
     assert len(ids) == 12 and set(ids) <= study
