@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from classbench.data import DatasetError, load_manifest, prepare_dataset
-from classbench.data.label_sets import attach_label_sets, read_label_sets
+from classbench.data.label_sets import attach_label_sets, label_sets_by_id, read_label_sets
 
 SHAPES = ["circle", "ring", "square", "triangle", "star", "cross"]
 
@@ -113,3 +113,9 @@ def test_a_malformed_file_is_an_error(tmp_path):
         read_label_sets("imagenet", file, "by_sample")
     with pytest.raises(DatasetError, match="unknown label-set format"):
         read_label_sets("imagenet", file, "csv")
+
+
+def test_label_sets_by_sample_id_for_scoring():
+    manifest = pd.DataFrame({"sample_id": [7, 8], "label_sets": [["cat"], []]})
+    assert label_sets_by_id(manifest) == {"7": ["cat"], "8": []}
+    assert label_sets_by_id(manifest.drop(columns="label_sets")) is None

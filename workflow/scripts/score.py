@@ -1,6 +1,7 @@
 from functools import cache
 
 from classbench.data import load_classes
+from classbench.data.label_sets import label_sets_by_id
 from classbench.io import read_metadata, read_parquet, write_parquet
 from classbench.logs import to_log_file
 from classbench.scoring.models import ScoringModels
@@ -19,10 +20,7 @@ models = ScoringModels(
     nli_spec=params.get("nli_model"),
 )
 manifest_path = snakemake.input.get("manifest")
-label_sets = None
-if manifest_path:
-    manifest = read_parquet(manifest_path)
-    label_sets = dict(zip(manifest["sample_id"].astype(str), manifest["label_sets"], strict=True))
+label_sets = label_sets_by_id(read_parquet(manifest_path)) if manifest_path else None
 classes_path = snakemake.input.get("classes")
 classes = load_classes(classes_path.rsplit("/", 1)[0]) if classes_path else None
 scores = score_predictions(

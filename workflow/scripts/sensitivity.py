@@ -4,6 +4,7 @@ on the report's image sample, as a table and a figure."""
 import logging
 
 from classbench.data import load_classes
+from classbench.data.label_sets import label_sets_by_id
 from classbench.io import read_parquet
 from classbench.logs import to_log_file
 from classbench.scoring.models import ScoringModels
@@ -13,9 +14,6 @@ from classbench.sensitivity.report import write_sensitivity
 to_log_file(snakemake.log[0])
 params = snakemake.params.sensitivity
 manifest = read_parquet(snakemake.input.manifest)
-label_sets = None
-if "label_sets" in manifest.columns:
-    label_sets = dict(zip(manifest["sample_id"].astype(str), manifest["label_sets"], strict=True))
 models = ScoringModels(
     sentence_encoder=params["sentence_encoder"],
     encoder_precision=params["scoring"]["encoder_precision"],
@@ -29,7 +27,7 @@ score = study_scorer(
     nli_loader=models.nli,
     classes=load_classes(snakemake.input.classes.rsplit("/", 1)[0]),
     mapping_encoders=params["mapping_encoders"],
-    label_sets=label_sets,
+    label_sets=label_sets_by_id(manifest),
 )
 defaults = {
     tuple(key): read_parquet(path)

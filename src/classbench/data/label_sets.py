@@ -95,3 +95,10 @@ def describe_label_sets(manifest: pd.DataFrame) -> dict[str, int]:
         "images_without_label": int((sizes == 0).sum()),
         "labels": int(sizes.sum()),
     }
+
+
+def label_sets_by_id(manifest: pd.DataFrame) -> dict[str, Any] | None:
+    """Each sample id's label set, as scoring takes them; None for a dataset without sets."""
+    if "label_sets" not in manifest.columns:
+        return None
+    return dict(zip(manifest["sample_id"].astype(str), manifest["label_sets"], strict=True))
