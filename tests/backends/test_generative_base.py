@@ -61,3 +61,11 @@ def test_the_image_is_fitted_to_max_pixels() -> None:
     backend.max_pixels = 16
     assert backend.prepare_image(Image.new("L", (8, 8))).size == (4, 4)
     assert backend.prepare_image(Image.new("L", (8, 8))).mode == "RGB"
+
+
+def test_a_ready_sample_left_unanswered_is_an_error_not_a_shift() -> None:
+    results, _ready = GenerativeBackend.prepare_each(
+        [Sample(IMAGE, "a", None), Sample(IMAGE, "b", None)], lambda sample: sample
+    )
+    with pytest.raises(RuntimeError, match=r"no answer for samples \[0\]"):
+        GenerativeBackend.in_input_order(results, [(1, Generation(text="b"))])

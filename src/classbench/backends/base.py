@@ -164,6 +164,10 @@ class GenerativeBackend:
         """The answers put back at their samples' indices, beside :meth:`prepare_each`'s errors."""
         for index, generation in answered:
             results[index] = generation
+        missing = [index for index, result in enumerate(results) if result is None]
+        if missing:
+            # Dropping them would shift every later answer onto the wrong sample.
+            raise RuntimeError(f"the backend gave no answer for samples {missing}")
         return [result for result in results if result is not None]
 
     def info(self) -> dict[str, Any]:
