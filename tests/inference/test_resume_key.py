@@ -158,3 +158,33 @@ def test_the_same_image_and_prompt_under_two_ids_are_two_questions():
     )
     done = requests.iloc[:1].assign(error=[None])
     assert pending_requests(requests, done)["sample_id"].tolist() == ["s2"]
+
+
+class Scorer(Fake):
+    """A fake with log-likelihoods: the shorter a choice, the likelier."""
+
+    def score_options(self, images, prompts, choices):
+        return [[-float(len(choice)) for choice in sample] for sample in choices]
+
+
+def test_another_loglik_target_invalidates(prepared, tmp_path, monkeypatch):
+    """Scoring the option letters or the option texts under the same prompt are two answers:
+    a log-likelihood task run again with the other target asks every sample again."""
+    monkeypatch.setattr(job, "answer_mode_problem", lambda task, spec: None)
+    monkeypatch.setattr(job, "load_backend", lambda spec: Scorer())
+    loglik = {**MCQ, "answer_mode": "loglik", "loglik_target": "letter"}
+    output = tmp_path / "p.parquet"
+    settings = {
+        "dataset_root": prepared, "dataset_name": "shapes", "dataset_spec": SPEC,
+        "task_name": "mcq", "model_name": "m", "model_spec": MODEL_SPEC, "output": output,
+        "seed": 0, "limit": LIMIT, "chunk_size": 4, "image_workers": 1,
+    }  # fmt: skip
+
+    def asked(task):
+        job.evaluate(task=task, **settings)
+        return read_metadata(output)["resume"]["computed"]
+
+    assert asked(loglik) == LIMIT
+    assert asked(loglik) == 0
+    assert asked({**loglik, "loglik_target": "text"}) == LIMIT
+    assert asked({**loglik, "loglik_target": "text"}) == 0
