@@ -12,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from classbench.backends.base import Generation
+from classbench.backends.base import BackendError, Generation
 from classbench.data import load_manifest, prepare_dataset
 from classbench.images import load_image
 from classbench.inference.chunks import CHUNK_COLUMNS, chunk_dir, run_inference
-from classbench.inference.job import PREDICTION_COLUMNS, ModelFailedError, evaluate
+from classbench.inference.job import PREDICTION_COLUMNS, ModelFailedError, evaluate, parse_answers
 from classbench.io import DamagedFileError, read_metadata, read_parquet
 
 SHAPES = ["circle", "ring", "square", "triangle", "star", "cross"]
@@ -443,6 +443,82 @@ def test_evaluate_multiple_choice_parses_letters_and_keeps_errors_unparsed(
     assert set(rows.loc[errors, "parse_status"]) == {"error"}
     assert read_metadata(other)["errors"] == 1
     assert rows["prompt"].tolist() == first["prompt"].tolist()  # same seed, same prompts
+
+
+def _answer_rows(*rows: tuple[str, str | None, str | None]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["sample_id", "raw", "error"])
+
+
+def test_answers_are_parsed_in_request_order_with_errors_unparsed():
+    requests = pd.DataFrame(
+        {"sample_id": ["a", "b", "c"], "label": ["dog", "cat", "cow"], "options": [None] * 3}
+    )
+    rows = _answer_rows(("c", " a cow ", None), ("a", None, "TimeoutError"), ("b", "", None))
+    parsed = parse_answers(rows, requests, {"protocol": "open"})
+    assert parsed["sample_id"].tolist() == ["a", "b", "c"]
+    assert pd.isna(parsed["answer"].iloc[0]) and parsed["answer"].tolist()[1:] == ["", "a cow"]
+    assert parsed["parse_status"].tolist() == ["error", "empty", "text"]
+    assert parsed["answer_mode"].tolist() == ["generate"] * 3
+
+
+def test_a_set_of_errors_parses_to_no_answers():
+    requests = pd.DataFrame({"sample_id": ["a"], "label": ["dog"], "options": [["cat", "dog"]]})
+    parsed = parse_answers(_answer_rows(("a", None, "HTTP 503")), requests, {"protocol": "labels"})
+    assert parsed["answer"].isna().all() and parsed["parse_status"].tolist() == ["error"]
+
+
+def test_a_request_without_its_answer_row_or_with_two_is_refused():
+    """Every request has exactly one row, its error at worst: a lost or doubled row would put
+    an answer on the wrong sample or score a request that was never answered."""
+    requests = pd.DataFrame(
+        {"sample_id": ["a", "b"], "label": ["dog", "cat"], "options": [None] * 2}
+    )
+    with pytest.raises(ValueError, match=r"no answer row for 1 request\(s\): \['b'\]"):
+        parse_answers(_answer_rows(("a", "dog", None)), requests, {"protocol": "open"})
+    doubled = _answer_rows(("a", "dog", None), ("b", "cat", None), ("b", "cow", None))
+    with pytest.raises(pd.errors.MergeError, match="one-to-one"):
+        parse_answers(doubled, requests, {"protocol": "open"})
+
+
+def test_a_loglik_answer_is_read_as_its_likeliest_option():
+    requests = pd.DataFrame(
+        {"sample_id": ["a", "b"], "label": ["dog", "cat"], "options": [["cat", "dog"]] * 2}
+    )
+    rows = _answer_rows(
+        ("a", '{"cat": -3.0, "dog": -1.0}', None), ("b", '{"cat": -1.0, "dog": -1.0}', None)
+    )
+    task = {"protocol": "labels", "answer_mode": "loglik"}
+    parsed = parse_answers(rows, requests, task)
+    assert parsed["answer"].tolist() == ["dog", "cat"]  # the first on a tie
+    assert parsed["parse_status"].tolist() == ["exact", "exact"]
+    assert parsed["answer_mode"].tolist() == ["loglik", "loglik"]
+
+
+class Unconstrained(Fake):
+    """A vLLM-like backend without a structured-choice API."""
+
+    choice_api = None
+
+
+def test_constrained_answers_need_a_backend_that_can_constrain(prepared, tmp_path, monkeypatch):
+    """A backend with no choice constraint would answer freely and be scored as constrained:
+    the job refuses it, and only for that answer mode."""
+    monkeypatch.setattr("classbench.inference.job.answer_mode_problem", lambda task, spec: None)
+    backend = Unconstrained()
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: backend)
+    task = {"protocol": "mcq", "k": 4, "distractors": "random", "max_new_tokens": 4,
+            "metrics": ["accuracy"], "answer_mode": "constrained"}  # fmt: skip
+    settings = {
+        "dataset_root": prepared, "dataset_name": "shapes", "dataset_spec": SPEC,
+        "task_name": "mcq4", "model_name": "m", "model_spec": MODEL_SPEC, "seed": 0, "limit": 6,
+    }  # fmt: skip
+    with pytest.raises(BackendError, match="no choice constraint"):
+        evaluate(task=task, output=tmp_path / "constrained.parquet", **settings)
+    assert backend.closed and backend.calls == 0
+    answered = evaluate(
+        task={**task, "answer_mode": "generate"}, output=tmp_path / "free.parquet", **settings
+    )
+    assert len(answered) == 6 and answered["error"].isna().all()
 
 
 def test_answer_to_an_old_prompt_is_never_reused(tmp_path):

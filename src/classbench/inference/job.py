@@ -77,14 +77,21 @@ def parse_answers(
 ) -> pd.DataFrame:
     """Add the parsed ``answer`` (and protocol extras) to the raw answers, in request order.
 
+    ``rows`` holds one row per request (its raw answer or its error); a request without one,
+    or with two, is refused.
+
     A log-likelihood answer (``answer_mode: loglik``, raw = ``{choice: score}`` JSON) is read as
     the choice with the highest score, handed to the protocol's parser as that option's text.
     """
     module = protocol_module(task["protocol"])
     mode = task.get("answer_mode", "generate")
     merged = requests[["sample_id", "label", "options"]].merge(
-        rows, on="sample_id", how="left", validate="one_to_one"
+        rows, on="sample_id", how="left", validate="one_to_one", indicator=True
     )
+    unanswered = merged.loc[merged.pop("_merge") == "left_only", "sample_id"].tolist()
+    if unanswered:
+        # Every request has a row, an error at worst: a missing one is a bug, never no answer.
+        raise ValueError(f"no answer row for {len(unanswered)} request(s): {unanswered[:5]}")
     triples = zip(
         as_objects(merged["raw"]), as_objects(merged["error"]), merged["options"], strict=True
     )
