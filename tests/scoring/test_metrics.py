@@ -152,6 +152,17 @@ def test_extract_concepts_skip_list_and_single_prefix(nlp):
     ]
 
 
+def test_batch_extraction_equals_extraction_one_text_at_a_time(nlp):
+    """Each text's concepts as :func:`extract_concepts` gives them (the whole text last by
+    default), in the texts' order, a repeated text included."""
+    texts = ["A dog on the grass.", "two red cars", "A dog on the grass.", ""]
+    batch = metrics.extract_concepts_batch(texts, nlp)
+    assert batch == [metrics.extract_concepts(text, nlp) for text in texts]
+    assert batch[0][-1] == "A dog on the grass."
+    without = metrics.extract_concepts_batch(texts, nlp, include_text=False, batch_size=1)
+    assert without == [metrics.extract_concepts(t, nlp, include_text=False) for t in texts]
+
+
 def test_concept_similarity_picks_best_concept(encoder, nlp):
     preds = ["The image shows a golden retriever on the grass.", "airplane"]
     refs = ["golden retriever", "golden retriever"]
