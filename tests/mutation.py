@@ -8,6 +8,9 @@ survivors; ``docs/testing.md`` records the scores and why each remaining survivo
     python tests/mutation.py                      # every module of MODULES
     python tests/mutation.py summary/bootstrap.py # one module
     python tests/mutation.py --recheck summary/bootstrap.py  # its survivors, with new tests
+
+A module whose tests are slow for some functions is split into parts, ``module#part``, each
+mutated in the functions ``SCOPE`` names and scored on its own.
 """
 
 from __future__ import annotations
@@ -44,10 +47,23 @@ MODULES: dict[str, list[str]] = {
         "tests/protocols/test_parsers.py",
         "tests/protocols/test_mcq_presentation.py",
     ],
+    # The label-list and open-world answer parsers (the mcq parser is in protocols/mcq.py).
+    "protocols/labels.py": [
+        "tests/protocols/test_labels.py",
+        "tests/protocols/test_protocols.py",
+    ],
+    "protocols/open_world.py": ["tests/protocols/test_protocols.py"],
     "scoring/metrics.py": [
         "tests/scoring/test_metrics.py",
         "tests/scoring/test_metric_laws.py",
         "tests/scoring/test_metric_edges.py",
+    ],
+    # The sentence-encoder and spaCy metrics: each mutant loads both models (about 10 s).
+    "scoring/metrics.py#encoders": [
+        "tests/scoring/test_metrics.py",
+        "tests/scoring/test_metric_laws.py",
+        "tests/scoring/test_metric_edges.py",
+        "tests/scoring/test_models.py",
     ],
     "scoring/label_mapping.py": ["tests/protocols/test_labels.py"],
     "embeddings/options.py": [
@@ -61,15 +77,22 @@ MODULES: dict[str, list[str]] = {
         "tests/inference/test_inference.py",
         "tests/inference/test_killed_writes.py",
     ],
-    "inference/job.py": ["tests/inference/test_resume_key.py"],
+    # Every test that runs a job: the resume key, the answer modes, parsing and failures.
+    "inference/job.py": [
+        "tests/inference",
+        "tests/protocols/test_labels.py",
+        "tests/backends/test_backend_registry.py",
+    ],
     "backends/retry.py": ["tests/backends/test_openai.py"],
 }
 # Modules whose tests run torch: their workers fork from a process that has run no test, since
 # torch's threads do not survive a fork and a worker forked after them crashes whatever the
 # mutant. The others fork from the main process, which is quicker.
 TORCH = {
+    "protocols/labels.py",
     "scoring/label_mapping.py",
     "scoring/metrics.py",
+    "scoring/metrics.py#encoders",
     "inference/chunks.py",
     "inference/job.py",
 }
@@ -80,15 +103,27 @@ SCOPE: dict[str, list[str]] = {
         "fingerprint", "chunk_dir", "answer_keys", "_image_hashes", "read_chunks", "_read_chunk",
         "pending_requests", "_chunks", "run_inference",
     ],
-    "inference/job.py": ["evaluate"],  # where the resume key is put together
-    # The string and set metrics and the two loaders; the encoder and spaCy metrics run a model
-    # per test, tens of seconds a mutant (drop this entry for a run of the whole module).
+    # The parsers, not the prompt and request builders.
+    "protocols/labels.py": ["parse", "normalise", "_mentions", "match_label"],
+    "protocols/open_world.py": ["parse", "extract_final_answer"],
+    # The string and set metrics and the two loaders; the encoder and spaCy metrics, whose
+    # tests load a model, are the part below.
     "scoring/metrics.py": [
         "_check_lengths", "textual_inclusion", "exact_match", "load_sentence_encoder",
         "similarity_at_thresholds", "load_spacy", "accuracy", "macro_prf", "label_codes",
         "macro_prf_codes",
     ],
+    "scoring/metrics.py#encoders": [
+        "encoder_info", "encode_unique", "_row_cosines", "semantic_similarity", "spacy_info",
+        "_normalise_concept", "_concepts_from_doc", "extract_concepts", "extract_concepts_batch",
+        "concept_similarity_details", "concept_semantic_similarity",
+    ],
 }  # fmt: skip
+
+
+def _source(target: str) -> str:
+    """The module a target mutates: ``module`` or ``module#part``."""
+    return target.split("#", 1)[0]
 
 
 def _config(module: str, tests: list[str]) -> str:
@@ -98,14 +133,14 @@ def _config(module: str, tests: list[str]) -> str:
         'source_paths = ["src"]\n'
         f'process_isolation = "{"forkserver" if module in TORCH else "fork"}"\n'
         f"also_copy = [{', '.join(json.dumps(folder) for folder in DATA)}]\n"
-        f'only_mutate = ["src/classbench/{module}"]\n'
+        f'only_mutate = ["src/classbench/{_source(module)}"]\n'
         f"pytest_add_cli_args_test_selection = [{selection}]\n"
         'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-m", "not slow and not slurm"]\n'
     )
 
 
 def _workdir(module: str) -> Path:
-    return WORK / module.replace("/", "-").removesuffix(".py")
+    return WORK / module.replace("/", "-").replace(".py", "").replace("#", "-")
 
 
 def _copy(folder: str, target: Path) -> None:
@@ -151,7 +186,7 @@ def _verdicts(work: Path, module: str) -> dict[str, str]:
 
 
 def _patterns(module: str) -> list[str]:
-    dotted = "classbench." + module.removesuffix(".py").replace("/", ".")
+    dotted = "classbench." + _source(module).removesuffix(".py").replace("/", ".")
     return [f"{dotted}.x_{function}__mutmut_*" for function in SCOPE.get(module, [])]
 
 
