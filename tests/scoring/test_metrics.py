@@ -103,8 +103,8 @@ def test_encode_unique_index(encoder):
 
 
 def test_semantic_similarity_missing_prediction_is_nan(encoder):
-    scores = metrics.semantic_similarity([None, "dog"], ["dog", "dog"], encoder)
-    assert np.isnan(scores[0])
+    scores = metrics.semantic_similarity([None, "dog", float("nan")], ["dog"] * 3, encoder)
+    assert np.isnan(scores[0]) and np.isnan(scores[2])
     np.testing.assert_allclose(scores[1], 1.0, atol=1e-5)
 
 
@@ -175,6 +175,16 @@ def test_concept_similarity_picks_best_concept(encoder, nlp):
     np.testing.assert_array_equal(cs, scores)
     ss = metrics.semantic_similarity(preds, refs, encoder)
     assert np.all(cs >= ss - 1e-6)  # the whole prediction is one of the concepts
+
+
+def test_concept_similarity_of_a_missing_prediction_is_nan(encoder, nlp):
+    """None and NaN (pandas' missing string) score NaN, not a similarity of some stand-in
+    text; an empty answer is an answer and scores its empty text."""
+    preds = [None, "a dog", float("nan"), ""]
+    scores, concepts, sims = metrics.concept_similarity_details(preds, ["dog"] * 4, encoder, nlp)
+    assert np.isnan(scores[[0, 2]]).all() and not np.isnan(scores[[1, 3]]).any()
+    assert concepts[0] == concepts[2] == concepts[3] == [""]
+    assert [len(s) for s in sims] == [len(c) for c in concepts]
 
 
 def test_concept_similarity_encodes_unique_strings(encoder, nlp):
