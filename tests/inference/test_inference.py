@@ -473,8 +473,12 @@ def test_a_request_without_its_answer_row_or_with_two_is_refused():
     requests = pd.DataFrame(
         {"sample_id": ["a", "b"], "label": ["dog", "cat"], "options": [None] * 2}
     )
-    with pytest.raises(ValueError, match=r"no answer row for 1 request\(s\): \['b'\]"):
+    with pytest.raises(ValueError, match=r"no answer row for 1 request\(s\): \['b'\]$"):
         parse_answers(_answer_rows(("a", "dog", None)), requests, {"protocol": "open"})
+    many = pd.DataFrame({"sample_id": list("abcdefg"), "label": ["dog"] * 7, "options": [None] * 7})
+    # The message names the first five.
+    with pytest.raises(ValueError, match=r"for 6 request\(s\): \['b', 'c', 'd', 'e', 'f'\]$"):
+        parse_answers(_answer_rows(("a", "dog", None)), many, {"protocol": "open"})
     doubled = _answer_rows(("a", "dog", None), ("b", "cat", None), ("b", "cow", None))
     with pytest.raises(pd.errors.MergeError, match="one-to-one"):
         parse_answers(doubled, requests, {"protocol": "open"})
