@@ -16,7 +16,13 @@ from classbench.backends.base import BackendError, Generation
 from classbench.data import load_manifest, prepare_dataset
 from classbench.images import load_image
 from classbench.inference.chunks import CHUNK_COLUMNS, chunk_dir, run_inference
-from classbench.inference.job import PREDICTION_COLUMNS, ModelFailedError, evaluate, parse_answers
+from classbench.inference.job import (
+    PREDICTION_COLUMNS,
+    ModelFailedError,
+    build_requests,
+    evaluate,
+    parse_answers,
+)
 from classbench.io import DamagedFileError, read_metadata, read_parquet
 
 SHAPES = ["circle", "ring", "square", "triangle", "star", "cross"]
@@ -516,13 +522,45 @@ def test_constrained_answers_need_a_backend_that_can_constrain(prepared, tmp_pat
         "dataset_root": prepared, "dataset_name": "shapes", "dataset_spec": SPEC,
         "task_name": "mcq4", "model_name": "m", "model_spec": MODEL_SPEC, "seed": 0, "limit": 6,
     }  # fmt: skip
-    with pytest.raises(BackendError, match="no choice constraint"):
+    refusal = "answer_mode 'constrained': this vLLM has no choice constraint"
+    with pytest.raises(BackendError, match=f"^{refusal}$"):
         evaluate(task=task, output=tmp_path / "constrained.parquet", **settings)
     assert backend.closed and backend.calls == 0
     answered = evaluate(
         task={**task, "answer_mode": "generate"}, output=tmp_path / "free.parquet", **settings
     )
     assert len(answered) == 6 and answered["error"].isna().all()
+
+
+def test_a_job_asks_the_mined_options_of_its_limited_sample(prepared, tmp_path, monkeypatch):
+    """The job's questions are the task's requests for this dataset: its seeded limit, its
+    options file and its presentation order, as build_requests makes them."""
+    manifest = load_manifest(prepared)
+    mined = pd.DataFrame(
+        {
+            "sample_id": manifest["sample_id"],
+            # The ground truth first, then the classes after it, as a miner would list them.
+            "options": [SHAPES[i:] + SHAPES[:i] for i in manifest["label_idx"]],
+        }
+    )
+    options_path = tmp_path / "options.parquet"
+    mined.to_parquet(options_path)
+    task = {"protocol": "mcq", "k": 4, "distractors": "mined", "max_new_tokens": 4,
+            "metrics": ["accuracy"]}  # fmt: skip
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: Fake())
+    predictions = evaluate(
+        dataset_root=prepared, dataset_name="shapes", dataset_spec=SPEC, task_name="mcq4",
+        task=task, model_name="m", model_spec=MODEL_SPEC, output=tmp_path / "p.parquet",
+        seed=3, limit=6, options_path=options_path,
+    )  # fmt: skip
+    expected = build_requests(
+        prepared, "shapes", SPEC, task, seed=3, limit=6, options_path=options_path
+    )
+    assert predictions["sample_id"].tolist() == expected["sample_id"].tolist()
+    assert predictions["prompt"].tolist() == expected["prompt"].tolist()
+    for shown, label in zip(predictions["options"], predictions["label"], strict=True):
+        first = SHAPES.index(label)
+        assert sorted(shown) == sorted((SHAPES[first:] + SHAPES[:first])[:4])
 
 
 def test_answer_to_an_old_prompt_is_never_reused(tmp_path):
