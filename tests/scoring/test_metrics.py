@@ -152,6 +152,13 @@ def test_extract_concepts_skip_list_and_single_prefix(nlp):
     ]
 
 
+def test_entities_follow_the_noun_chunks_once(nlp):
+    """An entity that is not a noun chunk ("747") is a concept after the chunks; one that is
+    ("Boeing", "Heathrow") is not repeated."""
+    text = "a Boeing 747 at Heathrow"
+    assert metrics.extract_concepts(text, nlp) == ["boeing", "heathrow", "747", text]
+
+
 def test_batch_extraction_equals_extraction_one_text_at_a_time(nlp):
     """Each text's concepts as :func:`extract_concepts` gives them (the whole text last by
     default), in the texts' order, a repeated text included."""
