@@ -102,6 +102,19 @@ def test_encode_unique_index(encoder):
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
 
 
+def test_encoder_metrics_of_one_sample_and_of_none(encoder, nlp):
+    """One pair gives one float64 score; no pair gives an empty float64 array (and no
+    concepts), not an error."""
+    for score in (metrics.semantic_similarity, metrics.concept_semantic_similarity):
+        extra = (nlp,) if score is metrics.concept_semantic_similarity else ()
+        one = score(["dog"], ["dog"], encoder, *extra)
+        assert one.shape == (1,) and one.dtype == np.float64
+        np.testing.assert_allclose(one, [1.0], atol=1e-5)
+        none = score([], [], encoder, *extra)
+        assert none.shape == (0,) and none.dtype == np.float64
+    assert metrics.concept_similarity_details([], [], encoder, nlp)[1:] == ([], [])
+
+
 def test_semantic_similarity_missing_prediction_is_nan(encoder):
     scores = metrics.semantic_similarity([None, "dog", float("nan")], ["dog"] * 3, encoder)
     assert np.isnan(scores[0]) and np.isnan(scores[2])
