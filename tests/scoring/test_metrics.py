@@ -115,6 +115,27 @@ def test_encoder_metrics_of_one_sample_and_of_none(encoder, nlp):
     assert metrics.concept_similarity_details([], [], encoder, nlp)[1:] == ([], [])
 
 
+def test_encode_unique_of_nothing_is_empty(encoder):
+    embeddings, index = metrics.encode_unique([], encoder)
+    assert embeddings.shape[0] == 0 and embeddings.dtype == np.float32
+    assert index.shape == (0,) and index.dtype == np.int64
+
+
+def test_rows_are_unit_norm_for_an_encoder_without_a_normalize_layer(encoder):
+    """MiniLM ends in a Normalize module; an encoder without one (a mapping encoder, another
+    checkpoint) must still give cosines, so the normalisation is asked for explicitly."""
+    from sentence_transformers import SentenceTransformer
+
+    unnormalised = SentenceTransformer(modules=[encoder[0], encoder[1]], device="cpu")
+    raw = unnormalised.encode(["a dog"], convert_to_numpy=True)
+    assert abs(np.linalg.norm(raw) - 1.0) > 0.1  # the pooled vector is not unit-norm
+    embeddings, _ = metrics.encode_unique(["a dog", "a red tulip"], unnormalised)
+    assert isinstance(embeddings, np.ndarray)
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    scores = metrics.semantic_similarity(["a dog"], ["a dog"], unnormalised)
+    np.testing.assert_allclose(scores, [1.0], atol=1e-5)
+
+
 def test_semantic_similarity_missing_prediction_is_nan(encoder):
     scores = metrics.semantic_similarity([None, "dog", float("nan")], ["dog"] * 3, encoder)
     assert np.isnan(scores[0]) and np.isnan(scores[2])
