@@ -61,6 +61,7 @@ class Fake:
         self.prompts: list[str] = []
         self.sizes: set[tuple[int, int]] = set()
         self.choices: list = []
+        self.budgets: list[int] = []
         self.closed = False
 
     def generate(self, images, prompts, *, max_new_tokens, choices=None):
@@ -72,6 +73,7 @@ class Fake:
             raise RuntimeError("CUDA out of memory")
         self.prompts.extend(prompts)
         self.choices.append(choices)
+        self.budgets.append(max_new_tokens)
         out = []
         for image, prompt in zip(images, prompts, strict=True):
             self.sizes.add(image.size)
@@ -744,3 +746,45 @@ def test_a_sample_is_asked_alone_and_a_shuffled_order_changes_only_the_batches(
     # the shuffled run asked the same images in another order, so other images share a chunk
     assert sorted(asked_shuffled) == sorted(asked_in_order)
     assert asked_shuffled != asked_in_order
+
+
+def test_a_shuffled_order_is_seeded_by_the_seed_the_dataset_and_the_task(
+    prepared, tmp_path, monkeypatch
+):
+    """The same job shuffles the same way on every run; another task or dataset name (or
+    seed) shuffles another way, so two jobs do not share their batches by construction."""
+    seen: list[str] = []
+    backend = Fake(reply=lambda prompt, digest: seen.append(digest) or digest)
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: backend)
+    task = {"protocol": "open", "prompt": "What is this?", "max_new_tokens": 8,
+            "metrics": ["textual_inclusion"]}  # fmt: skip
+    shuffled = {**MODEL_SPEC, "batch_order": "shuffled"}
+
+    def asked_order(**names):
+        settings = {"dataset_name": "shapes", "task_name": "owc", "seed": 1, **names}
+        start = len(seen)
+        evaluate(
+            dataset_root=prepared, dataset_spec=SPEC, task=task, model_name="fake",
+            model_spec=shuffled, output=tmp_path / f"{len(seen)}.parquet", image_workers=1,
+            **settings,
+        )  # fmt: skip
+        return seen[start:]
+
+    first = asked_order()
+    assert asked_order() == first
+    for other in ({"task_name": "owc-2"}, {"dataset_name": "shapes-2"}, {"seed": 2}):
+        again = asked_order(**other)
+        assert sorted(again) == sorted(first) and again != first, other
+
+
+def test_the_task_budget_of_new_tokens_reaches_the_backend(prepared, tmp_path, monkeypatch):
+    backend = Fake()
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: backend)
+    task = {"protocol": "open", "prompt": "What is this?", "max_new_tokens": 24,
+            "metrics": ["textual_inclusion"]}  # fmt: skip
+    evaluate(
+        dataset_root=prepared, dataset_name="shapes", dataset_spec=SPEC, task_name="owc",
+        task=task, model_name="fake", model_spec=MODEL_SPEC, output=tmp_path / "p.parquet",
+        seed=0, limit=6, chunk_size=2,
+    )  # fmt: skip
+    assert backend.budgets == [24, 24, 24]
