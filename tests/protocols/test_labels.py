@@ -186,6 +186,35 @@ def test_string_rules(raw, expected):
     assert labels.match_label(raw, options) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "normalised"),
+    [
+        ('"Dog."', "dog"),
+        ("**dog**.", "dog"),
+        ("  Golden \n Retriever ", "golden retriever"),
+        ("`Cat`", "cat"),
+        ("'Sea Lion.'", "sea lion"),
+        ('"**Dog.**".', "dog"),
+        ('*"Dog.".*.', "dog"),  # three layers, each closed by a full stop
+        ("X-Ray", "x-ray"),
+    ],
+)
+def test_normalise_lowercases_and_unwraps(text, normalised):
+    assert labels.normalise(text) == normalised
+
+
+def test_parse_without_candidates_or_without_output():
+    with pytest.raises(
+        ValueError, match=r"^label-list parsing needs the candidate labels as presented$"
+    ):
+        labels.parse("dog", None, LABELS_TASK)
+    assert labels.parse(None, ["dog", "cat"], LABELS_TASK) == {
+        "answer": None,
+        "mapping": "none",
+        "parse_status": "no_output",
+    }
+
+
 def test_parse_records_the_mapping():
     options = ["dog", "cat"]
     assert labels.parse("dog", options, LABELS_TASK) == {

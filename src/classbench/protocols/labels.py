@@ -134,9 +134,11 @@ def parse(raw: str | None, options: list[str] | None, task: Mapping[str, Any]) -
 def normalise(text: str) -> str:
     """Lowercased, stripped of whitespace, wrapping quotes / emphasis and a final full stop."""
     text = " ".join(text.split()).lower()
-    for _ in range(2):  # '"Dog."' and '**dog**.' both reduce to 'dog'
-        text = text.strip().strip("\"'`*").strip().removesuffix(".").strip()
-    return text
+    while True:  # '"Dog."', '**dog**.' and '"**Dog.**".' all reduce to 'dog'
+        unwrapped = text.strip("\"'`*").strip().removesuffix(".").strip()
+        if unwrapped == text:
+            return text
+        text = unwrapped
 
 
 def _mentions(text: str, name: str) -> bool:
