@@ -334,6 +334,10 @@ def test_open_world_parse_keeps_the_stripped_text():
         ("Final answer: **sea lion**.", "sea lion"),
         ("The animal has a mane.\n\nlion.\n", "lion"),
         ("<CONCLUSION> a red fox </CONCLUSION>", "a red fox"),
+        # Emphasis and a full stop with a space between: both rounds of stripping are needed.
+        ("Answer: **Dog. **", "Dog"),
+        ("Answer: **X-ray**.", "X-ray"),  # only emphasis and full stops, never a letter
+        ("Looks old.\nHas a frill.\nTREX.", "TREX"),  # no marker: the last line
     ],
 )
 def test_open_world_final_answer_extraction(raw, final):
@@ -341,6 +345,11 @@ def test_open_world_final_answer_extraction(raw, final):
     assert result["answer"] == raw.strip()
     assert result["answer_final"] == final
     assert result["parse_status"] == "text"
+
+
+@pytest.mark.parametrize("text", ["", "  \n \n"])
+def test_no_final_answer_in_an_empty_text(text):
+    assert open_world.extract_final_answer(text) == ""
 
 
 def test_llava_cot_conclusion_wins_over_an_answer_mentioned_in_the_summary():
