@@ -409,6 +409,70 @@ def test_evaluate_writes_predictions_with_metadata(prepared, tmp_path, monkeypat
                                                "errors": 0}  # fmt: skip
 
 
+def test_the_metadata_names_the_weights_the_sample_the_key_and_the_commit(
+    prepared, tmp_path, monkeypatch
+):
+    """What a reader needs to tell two predictions files apart: the checkpoint and revision
+    asked for, the image limit, the resume key (the chunk folder's name) and the commit of the
+    workflow that ran; the model's own chunk size splits the job."""
+    import subprocess
+
+    workflow = tmp_path / "workflow"
+    workflow.mkdir()
+    git = ["git", "-C", str(workflow), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    commit = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    backend = Fake()
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda spec: backend)
+    spec = {**MODEL_SPEC, "checkpoint": "org/tiny-vlm", "revision": "0123abcd", "chunk_size": 2}
+    output = tmp_path / "p.parquet"
+    task = {"protocol": "open", "prompt": "What is this?", "max_new_tokens": 8,
+            "metrics": ["exact_match"]}  # fmt: skip
+    evaluate(
+        dataset_root=prepared, dataset_name="shapes", dataset_spec=SPEC, task_name="owc",
+        task=task, model_name="fake", model_spec=spec, output=output, seed=0, limit=6,
+        workflow_dir=workflow,
+    )  # fmt: skip
+    meta = read_metadata(output)
+    assert (meta["checkpoint"], meta["revision"], meta["limit"]) == ("org/tiny-vlm", "0123abcd", 6)
+    assert chunk_dir(output, meta["checkpoint_key"]).is_dir()
+    assert meta["provenance"]["git_commit"] == commit
+    assert backend.calls == 3  # six images in chunks of two
+
+
+class FailsEachDifferently(Fake):
+    """Every sample fails with its own long, multi-line error."""
+
+    def generate(self, images, prompts, *, max_new_tokens, choices=None):
+        self.calls += 1
+        start = len(self.prompts)
+        self.prompts.extend(prompts)
+        return [
+            Generation(text=None, error=f"ValueError: sample {start + i}\n" + "x" * 400)
+            for i in range(len(prompts))
+        ]
+
+
+def test_a_failed_job_names_its_first_error_on_one_line(prepared, tmp_path, monkeypatch):
+    monkeypatch.setattr("classbench.inference.job.load_backend", lambda s: FailsEachDifferently())
+    task = {"protocol": "open", "prompt": "What is this?", "max_new_tokens": 8,
+            "metrics": ["exact_match"]}  # fmt: skip
+    with pytest.raises(ModelFailedError) as caught:
+        evaluate(
+            dataset_root=prepared, dataset_name="shapes", dataset_spec=SPEC, task_name="owc",
+            task=task, model_name="fake", model_spec=MODEL_SPEC, output=tmp_path / "p.parquet",
+            seed=0, limit=6, chunk_size=6, image_workers=1,
+        )  # fmt: skip
+    first = ("ValueError: sample 0 " + "x" * 400)[:300]
+    assert str(caught.value) == (
+        f"model 'fake' answered none of the 6 samples of shapes/owc (first error: {first}); no "
+        "predictions written, the errors are kept in its chunks and a re-run asks again"
+    )
+
+
 def test_evaluate_multiple_choice_parses_letters_and_keeps_errors_unparsed(
     prepared, tmp_path, monkeypatch
 ):
