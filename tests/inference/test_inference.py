@@ -627,6 +627,12 @@ def test_a_job_asks_the_mined_options_of_its_limited_sample(prepared, tmp_path, 
     for shown, label in zip(predictions["options"], predictions["label"], strict=True):
         first = SHAPES.index(label)
         assert sorted(shown) == sorted((SHAPES[first:] + SHAPES[:first])[:4])
+    # The option order is seeded by the dataset's name too.
+    orders = [
+        build_requests(prepared, name, SPEC, task, seed=3, options_path=options_path)["options"]
+        for name in ("shapes", "shapes-2")
+    ]
+    assert [list(o) for o in orders[0]] != [list(o) for o in orders[1]]
 
 
 def test_answer_to_an_old_prompt_is_never_reused(tmp_path):
