@@ -190,13 +190,27 @@ def _patterns(module: str) -> list[str]:
     return [f"{dotted}.x_{function}__mutmut_*" for function in SCOPE.get(module, [])]
 
 
+def _refresh_sources(work: Path, module: str) -> None:
+    """Bring every source file but the mutated module up to date in the scratch copy, so the
+    current tests run against the current code; a changed module needs a fresh run."""
+    source = Path("src/classbench") / _source(module)
+    if (work / source).read_bytes() != (ROOT / source).read_bytes():
+        raise SystemExit(f"{module} changed since its run: run it afresh, not --recheck")
+    for target in (work / "src", work / "mutants" / "src"):
+        for path in (ROOT / "src").rglob("*.py"):
+            relative = path.relative_to(ROOT)
+            if relative != source:
+                (target.parent / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target.parent / relative)
+
+
 def run(module: str, recheck: bool = False) -> dict[str, int]:
     """Mutate one module; returns how many mutants got each verdict (killed, survived, ...).
 
     ``recheck`` keeps the last run's verdicts and runs only its survivors (and the mutants a
     time limit left unchecked) again, against the current tests: adding a test never revives a
-    killed mutant, so the score stays exact. It sees new tests in the files already selected; a
-    new test file needs a fresh run."""
+    killed mutant, so the score stays exact. It sees new tests in the files already selected
+    (a new test file needs a fresh run) and the current code of every other module."""
     mutmut = [sys.executable, "-m", "mutmut", "run", "--max-children", "1"]
     if recheck:
         work = _workdir(module)
@@ -209,6 +223,7 @@ def run(module: str, recheck: bool = False) -> dict[str, int]:
         ]
         for target in (work / "tests", work / "mutants" / "tests"):
             _copy("tests", target)
+        _refresh_sources(work, module)
         if again:
             subprocess.run([*mutmut, *again], cwd=work, check=True)
     else:
