@@ -43,9 +43,9 @@ def prepared(tmp_path_factory):
     return root
 
 
-def run_job(root, output, monkeypatch, task=TASK, model_spec=MODEL_SPEC, **overrides):
+def run_job(root, output, monkeypatch, task=TASK, model_spec=MODEL_SPEC, backend=Fake, **overrides):
     """Evaluate with a fake backend; returns how many samples were asked this time."""
-    monkeypatch.setattr(job, "load_backend", lambda spec: Fake())
+    monkeypatch.setattr(job, "load_backend", lambda spec: backend())
     settings = {
         "dataset_root": root, "dataset_name": "shapes", "dataset_spec": SPEC,
         "task_name": "owc", "task": task, "model_name": "m", "model_spec": model_spec,
@@ -171,18 +171,11 @@ def test_another_loglik_target_invalidates(prepared, tmp_path, monkeypatch):
     """Scoring the option letters or the option texts under the same prompt are two answers:
     a log-likelihood task run again with the other target asks every sample again."""
     monkeypatch.setattr(job, "answer_mode_problem", lambda task, spec: None)
-    monkeypatch.setattr(job, "load_backend", lambda spec: Scorer())
     loglik = {**MCQ, "answer_mode": "loglik", "loglik_target": "letter"}
     output = tmp_path / "p.parquet"
-    settings = {
-        "dataset_root": prepared, "dataset_name": "shapes", "dataset_spec": SPEC,
-        "task_name": "mcq", "model_name": "m", "model_spec": MODEL_SPEC, "output": output,
-        "seed": 0, "limit": LIMIT, "chunk_size": 4, "image_workers": 1,
-    }  # fmt: skip
 
     def asked(task):
-        job.evaluate(task=task, **settings)
-        return read_metadata(output)["resume"]["computed"]
+        return run_job(prepared, output, monkeypatch, task=task, backend=Scorer)
 
     assert asked(loglik) == LIMIT
     assert asked(loglik) == 0
